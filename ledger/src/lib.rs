@@ -1,0 +1,1 @@
+//! The chain's vocabulary and rules. See `docs/protocol.md`.
