@@ -1,7 +1,7 @@
 //! ed25519 keys and signatures as consensus values. Public keys and
 //! signatures are stored as raw bytes (so any 32/64 bytes decode); whether
 //! they are usable is checked when standardness is checked or a signature
-//! is verified.
+//! is verified, under the consensus rule of [`super::verify`].
 
 use std::fmt;
 
@@ -9,6 +9,7 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use thiserror::Error;
 
 use super::transcript::SigningMessage;
+use super::verify::{decode_public_key, verify_signature};
 
 /// An ed25519 public key (compressed Edwards point, 32 bytes).
 #[derive(
@@ -30,25 +31,25 @@ pub enum KeyError {
 }
 
 impl PublicKey {
-    /// The key as a verifying key, refusing invalid points and weak
-    /// (small-order) keys.
-    pub fn to_verifying_key(&self) -> Result<VerifyingKey, KeyError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidPoint(*self))?;
-        if key.is_weak() {
-            return Err(KeyError::WeakKey(*self));
-        }
-        Ok(key)
+    /// Checks that the key is usable under the consensus rule: a point
+    /// that is not of small order ([`super::verify::decode_public_key`]).
+    pub fn check_usable(&self) -> Result<(), KeyError> {
+        decode_public_key(self).map(|_| ())
     }
 
-    /// Verifies one signature over a signing message (strict ed25519:
-    /// canonical encodings, no small-order components).
+    /// The key as an ed25519-dalek verifying key, refusing exactly the keys
+    /// [`PublicKey::check_usable`] refuses. For tools and baselines only:
+    /// consensus verification is [`super::verify::verify_signature`], not
+    /// dalek's `verify`/`verify_strict`.
+    pub fn to_verifying_key(&self) -> Result<VerifyingKey, KeyError> {
+        self.check_usable()?;
+        VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidPoint(*self))
+    }
+
+    /// Verifies one signature over a signing message under the consensus
+    /// rule (cofactored, ZIP 215 decoding; see [`super::verify`]).
     pub fn verify(&self, message: &SigningMessage, signature: &Signature) -> bool {
-        match self.to_verifying_key() {
-            Ok(key) => key
-                .verify_strict(message.as_bytes(), &signature.to_dalek())
-                .is_ok(),
-            Err(_) => false,
-        }
+        verify_signature(self, message.as_bytes(), signature).is_ok()
     }
 }
 
