@@ -1,5 +1,7 @@
-//! The consensus rule for ed25519 signatures: cofactored verification with
-//! ZIP 215 point decoding, implemented directly on `curve25519-dalek`.
+//! The consensus rule for ed25519 signatures: cofactored verification,
+//! canonical keys of large order, ZIP 215 decoding of R, canonical s;
+//! implemented directly on `curve25519-dalek`. Specified byte for byte in
+//! `docs/protocol.md` §6.
 //!
 //! Signing is plain RFC 8032 (ed25519-dalek); every RFC 8032 signature by
 //! an honest signer verifies under this rule. What this module pins down is
@@ -32,7 +34,7 @@
 //!    equation), else [`VerifyError::Equation`].
 //!
 //! **Batch.** For n signatures with 128-bit coefficients `z_i` drawn
-//! unpredictably (see [`coefficients`]), accept iff
+//! unpredictably (see `coefficients` below), accept iff
 //! `[8](−(Σ z_i s_i) B + Σ z_i R_i + Σ_A (Σ_{i: A_i = A} z_i k_i) A)` is
 //! the identity, terms grouped by equal key bytes.
 //!
