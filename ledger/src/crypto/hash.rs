@@ -24,6 +24,8 @@ pub enum HashTag {
     AtomicSwapAddress,
     ChainId,
     GenesisStakeModifier,
+    StakeLottery,
+    StateCommitment,
 }
 
 impl HashTag {
@@ -42,10 +44,12 @@ impl HashTag {
             HashTag::AtomicSwapAddress => b"blockstake/address/atomic-swap/v1",
             HashTag::ChainId => b"blockstake/chain-id/v1",
             HashTag::GenesisStakeModifier => b"blockstake/genesis-stake-modifier/v1",
+            HashTag::StakeLottery => b"blockstake/stake-lottery/v1",
+            HashTag::StateCommitment => b"blockstake/state-commitment/v1",
         }
     }
 
-    pub const ALL: [HashTag; 12] = [
+    pub const ALL: [HashTag; 14] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -58,6 +62,8 @@ impl HashTag {
         HashTag::AtomicSwapAddress,
         HashTag::ChainId,
         HashTag::GenesisStakeModifier,
+        HashTag::StakeLottery,
+        HashTag::StateCommitment,
     ];
 }
 
