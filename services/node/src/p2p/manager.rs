@@ -568,6 +568,12 @@ impl P2pHandle {
         lock(&self.shared.book).len()
     }
 
+    /// Adds an address to dial (an operator's "connect to", or an address
+    /// learnt outside the protocol); returns whether it was new.
+    pub fn add_address(&self, address: SocketAddr) -> bool {
+        lock(&self.shared.book).add(address, Instant::now())
+    }
+
     /// Queues a command; returns how many peers it was queued to.
     pub fn execute(&self, command: P2pCommand) -> Result<usize, CommandError> {
         let shared = &self.shared;
