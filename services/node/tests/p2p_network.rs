@@ -567,3 +567,62 @@ async fn shutdown_closes_every_socket_and_task() {
     );
     assert_eq!(a.handle.metrics().peers_inbound, 0);
 }
+
+#[tokio::test]
+async fn inbound_limit_refuses_extra_connections() {
+    let mut config = fast_config("devnet");
+    config.max_inbound = 1;
+    let a = TestNode::start(config, 1).await;
+    let _first = RawPeer::connected(a.address()).await;
+    let mut second = RawPeer::connect(a.address()).await;
+    assert_eq!(
+        second.next().await,
+        Some(Message::Disconnect {
+            reason: DisconnectReason::TooManyPeers
+        })
+    );
+    assert_eq!(a.handle.metrics().connections_refused, 1);
+    assert!(!a.handle.is_banned(localhost()));
+}
+
+#[tokio::test]
+async fn unanswered_request_times_out_and_is_reported() {
+    let a = TestNode::start(fast_config("devnet"), 1).await;
+    let node_id = NodeId::random();
+    let mut raw = RawPeer::connect(a.address()).await;
+    raw.exchange(RawPeer::handshake_for("devnet", node_id))
+        .await;
+    wait_until("registered", || a.handle.peers().len() == 1).await;
+    a.handle
+        .execute(P2pCommand::RequestBlocks {
+            peer: node_id,
+            locator: a.chain.locator(),
+            limit: 10,
+        })
+        .unwrap();
+    // The raw peer reads the request and never answers (but keeps ponging).
+    loop {
+        match raw.next().await {
+            Some(Message::GetBlocks { limit: 10, .. }) => break,
+            Some(Message::Ping { nonce }) => raw.send(Message::Pong { nonce }).await,
+            Some(_) => {}
+            None => panic!("disconnected"),
+        }
+    }
+    wait_until("the timeout is reported", || {
+        a.events().iter().any(|event| {
+            matches!(event, P2pEvent::RequestTimedOut { peer, request: node::p2p::RequestKind::Blocks } if *peer == node_id)
+        })
+    })
+    .await;
+    assert_eq!(a.handle.peers().len(), 1, "one slow answer does not ban");
+    // A command for an unknown peer is a typed error.
+    let stranger = NodeId::random();
+    assert_eq!(
+        a.handle.execute(P2pCommand::RequestBlock {
+            peer: stranger,
+            id: a.chain.tip().id
+        }),
+        Err(node::p2p::CommandError::NotConnected { peer: stranger })
+    );
+}
