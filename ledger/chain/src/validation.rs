@@ -15,8 +15,8 @@
 //!    that point: inputs exist and are unspent (also within the block),
 //!    fulfillments satisfy the spent conditions at the block's height and
 //!    time (signatures queued into one batch for the whole block), coins
-//!    balance (`inputs + minted = outputs + fee`, or for a destruction
-//!    `inputs > outputs + fee`), blockstakes balance, authorized addresses
+//!    balance (`inputs = outputs + fee`, minted outputs created apart; for
+//!    a destruction `inputs > outputs + fee`), blockstakes balance, authorized addresses
 //!    (when the network enables them), minting and authority rules, domain
 //!    modules;
 //! 6. payouts sum to the block creator fee plus all fees, every payout to
@@ -144,7 +144,7 @@ pub enum TransactionRuleError {
     #[error("coin inputs sum to more than 2^128 base units")]
     CoinInputOverflow,
     #[error(
-        "coins do not balance: inputs {inputs:?} + minted {minted:?} ≠ outputs {outputs:?} + fee {fee:?}"
+        "coins do not balance: inputs {inputs:?} ≠ outputs {outputs:?} + fee {fee:?} (minted outputs {minted:?} are created apart)"
     )]
     CoinImbalance {
         inputs: Currency,
@@ -469,8 +469,10 @@ impl Applier<'_> {
             }
             destroyed = inputs.checked_sub(outputs_and_fee);
         } else {
-            let supplied = inputs.checked_add(minted);
-            if supplied != Some(outputs_and_fee) {
+            // Minted outputs come from nothing; everything else the
+            // transaction creates (its own coin outputs and fee) is paid
+            // by its inputs.
+            if inputs != outputs_and_fee {
                 return Err(TransactionRuleError::CoinImbalance {
                     inputs,
                     minted,
