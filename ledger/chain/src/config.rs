@@ -665,3 +665,131 @@ struct RulesCommitment<'a> {
     authority_condition: &'a Option<Condition>,
     authorized_addresses: &'a Vec<Address>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_networks_load_and_genesis_id_is_the_chain_id() {
+        let mut ids = Vec::new();
+        for name in ["devnet", "testnet", "mainnet"] {
+            let config = ChainConfig::shipped(name).expect("shipped config is valid");
+            assert_eq!(config.params.network_name, name);
+            assert_eq!(config.genesis_id, config.genesis.id());
+            assert_eq!(config.params.chain_id.0, config.genesis_id.0);
+            assert_eq!(config.genesis_blockstakes(), BlockStakes(1000));
+            ids.push(config.genesis_id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 3);
+        let devnet = ChainConfig::devnet().expect("devnet");
+        assert_eq!(devnet.consensus.block_frequency, 2);
+        assert_eq!(devnet.consensus.target_window, 20);
+        assert_eq!(
+            devnet.consensus.initial_target,
+            Target::initial(2, BlockStakes(1000))
+        );
+        assert!(matches!(
+            ChainConfig::shipped("moonnet"),
+            Err(ConfigError::UnknownNetwork(_))
+        ));
+    }
+
+    #[test]
+    fn any_rule_change_changes_the_chain_id() {
+        let base = ChainConfig::devnet().expect("devnet").genesis_id;
+        let slower = DEVNET_TOML.replace("maturity_delay = 10", "maturity_delay = 11");
+        let changed = ChainConfig::from_toml(&slower).expect("valid");
+        assert_ne!(changed.genesis_id, base);
+    }
+
+    fn error_for(from: &str, to: &str) -> String {
+        assert!(DEVNET_TOML.contains(from), "{from} not in devnet.toml");
+        match ChainConfig::from_toml(&DEVNET_TOML.replace(from, to)) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("{to} was accepted"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_problem() {
+        let cases = [
+            (
+                "target_window = 20 ",
+                "target_window = 21 ",
+                "consensus.target_window",
+            ),
+            (
+                "block_frequency = 2 ",
+                "block_frequency = 0 ",
+                "consensus.block_frequency",
+            ),
+            (
+                "surpass_threshold = \"1/5\"",
+                "surpass_threshold = \"1/0\"",
+                "zero denominator",
+            ),
+            (
+                "max_adjustment_up = \"5/2\"",
+                "max_adjustment_up = \"1/2\"",
+                "consensus.max_adjustment_up",
+            ),
+            (
+                "max_adjustment_down = \"2/5\"",
+                "max_adjustment_down = \"0/5\"",
+                "consensus.max_adjustment_down",
+            ),
+            (
+                "extreme_future_threshold = 120",
+                "extreme_future_threshold = 10",
+                "extreme_future_threshold",
+            ),
+            (
+                "block_creator_fee = \"1\"",
+                "block_creator_fee = \"1.0000000001\"",
+                "fees.block_creator_fee",
+            ),
+            (
+                "timestamp = 1_764_115_200",
+                "timestamp = 1000",
+                "genesis.timestamp",
+            ),
+            ("value = 1000", "value = 0", "genesis.blockstakes[0].value"),
+            (
+                "public_key = \"8a88e3dd",
+                "public_key = \"zz88e3dd",
+                "genesis.coins[0].public_key",
+            ),
+            (
+                "address_prefix = \"bsdev\"",
+                "address_prefix = \"BAD PREFIX\"",
+                "network.address_prefix",
+            ),
+            (
+                "median_timestamp_window = 11",
+                "median_timestamp_window = 10",
+                "median_timestamp_window",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            let message = error_for(from, to);
+            assert!(
+                message.contains(expected),
+                "replacing {from:?} by {to:?}: {message:?} does not name {expected:?}"
+            );
+        }
+        let unknown = error_for("[fees]", "[fees]\nsurprise = 1");
+        assert!(unknown.contains("surprise"), "{unknown}");
+    }
+
+    #[test]
+    fn authorized_networks_need_authorized_genesis_coins() {
+        let enabled = DEVNET_TOML.replace("enabled = false", "enabled = true");
+        let message = match ChainConfig::from_toml(&enabled) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("unauthorized genesis coins accepted"),
+        };
+        assert!(message.contains("genesis.coins[0]"), "{message}");
+    }
+}
