@@ -19,6 +19,8 @@
 //!   of reverting) blocks.
 //! * [`store`]: persistence behind [`store::ChainStore`].
 //! * [`creator`]: finding a winning timestamp and building a block.
+//! * [`mempool`]: unconfirmed transactions validated against the tip,
+//!   selected by fee rate for the block creator.
 //! * [`clock`]: injected time ([`clock::SystemClock`], [`clock::ManualClock`]).
 //!
 //! The rules are specified in `docs/protocol.md` ("Consensus").
@@ -28,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub mod creator;
 pub mod events;
+pub mod mempool;
 pub mod pobs;
 pub mod state;
 pub mod store;

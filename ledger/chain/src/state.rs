@@ -396,7 +396,7 @@ impl ChainState {
     }
 
     /// Undoes the given ops (most recent last) in reverse order.
-    pub(crate) fn revert_ops(&mut self, ops: &[StateOp]) -> Result<(), InconsistentDiff> {
+    pub fn revert_ops(&mut self, ops: &[StateOp]) -> Result<(), InconsistentDiff> {
         for op in ops.iter().rev() {
             self.revert_op(op)?;
         }

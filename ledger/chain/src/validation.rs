@@ -208,6 +208,55 @@ pub fn apply_block(
     }
 }
 
+/// Validates one transaction against `state` as if it were transaction
+/// `index` of a block at `height` and `timestamp` (the mempool's view: the
+/// tip plus the pool's earlier transactions), verifies its signatures, and
+/// applies it. Returns the ops to undo it with
+/// [`ChainState::revert_ops`]; on failure `state` is unchanged.
+pub fn apply_transaction(
+    state: &mut ChainState,
+    transaction: &Transaction,
+    id: &TransactionId,
+    index: usize,
+    height: BlockHeight,
+    timestamp: Timestamp,
+    config: &ChainConfig,
+) -> Result<Vec<StateOp>, TransactionRuleError> {
+    let mut applier = Applier {
+        state,
+        ops: Vec::new(),
+        log: EventLog::new(BlockId::default(), height),
+    };
+    let mut batch = SignatureBatch::new();
+    let mut spent = SpentInBlock::default();
+    let result = applier
+        .transaction(
+            transaction,
+            id,
+            index,
+            height,
+            timestamp,
+            config,
+            &mut batch,
+            &mut spent,
+        )
+        .and_then(|()| {
+            batch
+                .verify()
+                .map_err(|error| TransactionRuleError::Spend(SpendError::Signature(error)))
+        });
+    match result {
+        Ok(()) => Ok(applier.ops),
+        Err(error) => {
+            applier
+                .state
+                .revert_ops(&applier.ops)
+                .map_err(inconsistent)?;
+            Err(error)
+        }
+    }
+}
+
 struct Applier<'s> {
     state: &'s mut ChainState,
     ops: Vec<StateOp>,
