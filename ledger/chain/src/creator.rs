@@ -139,3 +139,98 @@ pub fn build_block<S: ChainStore>(
     all.extend(transactions);
     Ok(Block::new(tip.id, timestamp, position, payouts, all))
 }
+
+/// Room left in a block for its header, payouts and the respend when
+/// filling it from the pool.
+pub const BLOCK_OVERHEAD_RESERVE: u64 = 10_000;
+
+/// The staking loop of a node: called once a second, it tries every second
+/// since its last call (each at most once per tip) for every owned
+/// blockstake output that may stake, and on a win builds the block from the
+/// signed respend and the pool's best transactions.
+#[derive(Debug)]
+pub struct BlockCreator {
+    keys: Vec<SecretKey>,
+    /// The tip and the last timestamp tried on it.
+    tried: Option<(ledger::BlockId, Timestamp)>,
+}
+
+impl BlockCreator {
+    pub fn new(keys: Vec<SecretKey>) -> BlockCreator {
+        BlockCreator { keys, tried: None }
+    }
+
+    /// The unspent blockstake outputs in the tip state that one of our keys
+    /// can spend alone, with that key's index.
+    pub fn owned_positions<S: ChainStore>(
+        &self,
+        chain: &Chain<S>,
+    ) -> Vec<(BlockStakePosition, usize)> {
+        let addresses: Vec<Address> = self
+            .keys
+            .iter()
+            .map(|key| Address::for_public_key(&key.public_key()))
+            .collect();
+        let mut owned: Vec<(BlockStakePosition, usize)> = chain
+            .state()
+            .blockstake_outputs()
+            .filter_map(|(_, entry)| {
+                let address = entry.output.condition.address();
+                addresses
+                    .iter()
+                    .position(|own| *own == address)
+                    .map(|index| (entry.position, index))
+            })
+            .collect();
+        owned.sort();
+        owned
+    }
+
+    /// Tries the seconds up to the clock's now; returns a block to accept
+    /// and broadcast if one of our outputs wins.
+    pub fn try_create<S: ChainStore>(
+        &mut self,
+        chain: &Chain<S>,
+        pool: &crate::mempool::Mempool,
+    ) -> Result<Option<Block>, CreatorError> {
+        let tip = chain.tip();
+        let now = chain.clock().now();
+        let from = match self.tried {
+            Some((tried_tip, last)) if tried_tip == tip.id => Timestamp(last.0 + 1),
+            _ => Timestamp(tip.timestamp.0 + 1),
+        };
+        if from > now {
+            return Ok(None);
+        }
+        self.tried = Some((tip.id, now));
+        let owned = self.owned_positions(chain);
+        let positions: Vec<BlockStakePosition> = owned.iter().map(|(p, _)| *p).collect();
+        let until = Timestamp(now.0 + 1);
+        let Some((timestamp, position)) = find_winning_timestamp(chain, &positions, from, until)
+        else {
+            return Ok(None);
+        };
+        let key_index = owned
+            .iter()
+            .find(|(p, _)| *p == position)
+            .map(|(_, index)| *index)
+            .ok_or(CreatorError::NoStakeOutput(position))?;
+        let limit = chain.config().params.block_size_limit;
+        let mut transactions = pool.select(limit.saturating_sub(BLOCK_OVERHEAD_RESERVE));
+        loop {
+            let block = build_block(
+                chain,
+                &self.keys[key_index],
+                position,
+                timestamp,
+                transactions.clone(),
+            )?;
+            if block.encoded_size() as u64 <= limit || transactions.is_empty() {
+                return Ok(Some(block));
+            }
+            // Children follow parents in the selection, so dropping from
+            // the end never orphans an included transaction.
+            transactions.pop();
+        }
+    }
+}

@@ -258,3 +258,41 @@ fn transactions_of_reverted_blocks_return_to_the_pool() {
     assert!(pool.contains(&id));
     assert_eq!(pool.select(1_000_000).len(), 1);
 }
+
+#[test]
+fn the_block_creator_stakes_each_second_and_fills_blocks_from_the_pool() {
+    use chain::creator::BlockCreator;
+    // The derived target: about one block per 10 s for the whole stake.
+    let mut net = Net::new(config_with(&[], false));
+    let outputs = split(&mut net, 1);
+    let mut pool = pool(&net, 1_000_000);
+    let tx = pay(&net, outputs[0], coins(10), &key(4), 7, FEE);
+    let (id, _) = pool.add(&net.chain, tx).expect("admitted");
+    let mut creator = BlockCreator::new(vec![key(1), key(2), key(3)]);
+    assert_eq!(creator.owned_positions(&net.chain).len(), 3);
+    let start = net.chain.height();
+    let mut seconds = 0;
+    while net.chain.height().0 < start.0 + 5 {
+        net.clock.advance(1);
+        seconds += 1;
+        assert!(seconds < 10_000, "no block in 10,000 seconds");
+        let Some(block) = creator.try_create(&net.chain, &pool).expect("creates") else {
+            continue;
+        };
+        assert_eq!(block.header.timestamp, chain::Clock::now(&net.clock));
+        let update = net.accept(block.clone()).expect("own block is valid");
+        pool.on_chain_update(&net.chain, &update)
+            .expect("pool follows");
+        if block.transactions.len() > 1 {
+            assert_eq!(block.transactions[1].id(), id);
+        }
+        // Nothing more to try on the new tip for this second.
+        assert!(
+            creator
+                .try_create(&net.chain, &pool)
+                .expect("tries")
+                .is_none()
+        );
+    }
+    assert!(!pool.contains(&id), "the pool transaction was mined");
+}
