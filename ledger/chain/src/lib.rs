@@ -21,6 +21,8 @@
 //! * [`creator`]: finding a winning timestamp and building a block.
 //! * [`mempool`]: unconfirmed transactions validated against the tip,
 //!   selected by fee rate for the block creator.
+//! * [`stream`]: the JetStream contract between a node and the read
+//!   models: subjects, message IDs, [`stream::BlockMessage`].
 //! * [`clock`]: injected time ([`clock::SystemClock`], [`clock::ManualClock`]).
 //!
 //! The rules are specified in `docs/protocol.md` ("Consensus").
@@ -34,6 +36,7 @@ pub mod mempool;
 pub mod pobs;
 pub mod state;
 pub mod store;
+pub mod stream;
 pub mod validation;
 
 pub use chain::{AcceptOutcome, BlockNode, Chain, ChainError, ChainUpdate};

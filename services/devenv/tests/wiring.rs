@@ -31,30 +31,24 @@ async fn migrations_apply_to_local_postgres() {
         .unwrap();
     assert_eq!(applied, migrator.iter().count() as i64);
 
-    sqlx::query(
-        "INSERT INTO projection_checkpoint (model, height, block_id, stream_seq) VALUES ($1, $2, $3, $4)",
-    )
-    .bind("explorer")
-    .bind(7_i64)
-    .bind(vec![0xab_u8; 32])
-    .bind(12_i64)
-    .execute(db.pool())
-    .await
-    .unwrap();
-    let height: i64 =
-        sqlx::query_scalar("SELECT height FROM projection_checkpoint WHERE model = 'explorer'")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+    sqlx::query("INSERT INTO checkpoint (height, block_id, stream_seq) VALUES ($1, $2, $3)")
+        .bind(7_i64)
+        .bind(vec![0xab_u8; 32])
+        .bind(12_i64)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let height: i64 = sqlx::query_scalar("SELECT height FROM checkpoint")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
     assert_eq!(height, 7);
 
     // The schema's constraints hold: a block ID must be 32 bytes.
-    let bad = sqlx::query(
-        "INSERT INTO projection_checkpoint (model, height, block_id, stream_seq) VALUES ('x', 1, $1, 1)",
-    )
-    .bind(vec![1_u8; 5])
-    .execute(db.pool())
-    .await;
+    let bad = sqlx::query("UPDATE checkpoint SET block_id = $1")
+        .bind(vec![1_u8; 5])
+        .execute(db.pool())
+        .await;
     assert!(bad.is_err(), "a 5-byte block id must be rejected");
 
     db.drop_database().await.expect("drop test database");

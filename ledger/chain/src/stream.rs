@@ -1,0 +1,241 @@
+//! The ledger event stream: the contract between a node, which publishes
+//! every change of its best chain to NATS JetStream, and the read models,
+//! which fold those changes into PostgreSQL.
+//!
+//! One JetStream stream per network ([`stream_name`]) holds one message per
+//! block applied to or reverted from the best chain, in the order the node
+//! made those changes, on the subjects [`applied_subject`] and
+//! [`reverted_subject`]. Each message is a [`BlockMessage`] in canonical
+//! bytes: the block itself and the events that applying it produced (for a
+//! revert: those events inverted, newest first), so a read model never has
+//! to ask a node anything.
+//!
+//! Deduplication: the node gives every message the ID [`message_id`],
+//! which names the kind, the block and the node's outbox sequence (the
+//! position of the change in the node's own log). A republish after a
+//! crash repeats the same ID and JetStream drops it; a block applied again
+//! after a reorg back gets a new outbox sequence, so it is not mistaken for
+//! a duplicate.
+
+use ledger::{Block, BlockHeight, BlockId, codec};
+
+use crate::events::LedgerEvent;
+
+/// Largest encoded [`BlockMessage`] a consumer accepts: a block at the
+/// 2 MB size limit plus its events.
+pub const MESSAGE_SIZE_LIMIT: usize = 8 * 1024 * 1024;
+
+/// NATS header carrying the block's height in decimal, so a consumer can
+/// learn the stream head's height without decoding a whole block.
+pub const HEIGHT_HEADER: &str = "Ledger-Height";
+
+/// Whether a block joined or left the best chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub enum BlockMessageKind {
+    Applied,
+    Reverted,
+}
+
+impl BlockMessageKind {
+    /// The word used in subjects and message IDs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockMessageKind::Applied => "applied",
+            BlockMessageKind::Reverted => "reverted",
+        }
+    }
+}
+
+/// One change of the best chain, as published.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct BlockMessage {
+    pub kind: BlockMessageKind,
+    /// The block's height.
+    pub height: BlockHeight,
+    /// The node's outbox sequence of this change (1, 2, 3, … per node).
+    pub outbox_sequence: u64,
+    pub block: Block,
+    /// Applied: the block's events in order. Reverted: their inverse,
+    /// newest first.
+    pub events: Vec<LedgerEvent>,
+}
+
+/// Why bytes from the stream are not a [`BlockMessage`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockMessageError {
+    #[error("not a canonical block message: {0}")]
+    Decode(#[from] codec::DecodeError),
+    #[error(
+        "message at height {height} carries an event of block {event_block}, not of its block {block}"
+    )]
+    ForeignEvent {
+        height: BlockHeight,
+        block: BlockId,
+        event_block: BlockId,
+    },
+    #[error(
+        "message for block {block} says height {height} but event {index} is at height {event_height}"
+    )]
+    HeightMismatch {
+        block: BlockId,
+        height: BlockHeight,
+        index: usize,
+        event_height: BlockHeight,
+    },
+}
+
+impl BlockMessage {
+    /// The block's ID.
+    pub fn block_id(&self) -> BlockId {
+        self.block.id()
+    }
+
+    /// Canonical bytes, as published.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes and checks a message from the stream: canonical bytes within
+    /// [`MESSAGE_SIZE_LIMIT`], and every event belongs to the block and
+    /// height the message names.
+    pub fn decode(bytes: &[u8]) -> Result<BlockMessage, BlockMessageError> {
+        let message: BlockMessage = codec::decode_with_limit(bytes, MESSAGE_SIZE_LIMIT)?;
+        let block = message.block_id();
+        for (index, event) in message.events.iter().enumerate() {
+            if event.block != block {
+                return Err(BlockMessageError::ForeignEvent {
+                    height: message.height,
+                    block,
+                    event_block: event.block,
+                });
+            }
+            if event.position.height != message.height {
+                return Err(BlockMessageError::HeightMismatch {
+                    block,
+                    height: message.height,
+                    index,
+                    event_height: event.position.height,
+                });
+            }
+        }
+        Ok(message)
+    }
+}
+
+/// The JetStream stream of a network, e.g. `LEDGER_DEVNET`.
+pub fn stream_name(network: &str) -> String {
+    format!("LEDGER_{}", subject_token(network).to_ascii_uppercase())
+}
+
+/// All block subjects of a network, e.g. `ledger.devnet.block.>`.
+pub fn block_subjects(network: &str) -> String {
+    format!("ledger.{}.block.>", subject_token(network))
+}
+
+/// Subject of applied blocks, e.g. `ledger.devnet.block.applied`.
+pub fn applied_subject(network: &str) -> String {
+    subject_for(network, BlockMessageKind::Applied)
+}
+
+/// Subject of reverted blocks, e.g. `ledger.devnet.block.reverted`.
+pub fn reverted_subject(network: &str) -> String {
+    subject_for(network, BlockMessageKind::Reverted)
+}
+
+/// Subject for a kind of block message.
+pub fn subject_for(network: &str, kind: BlockMessageKind) -> String {
+    format!("ledger.{}.block.{}", subject_token(network), kind.as_str())
+}
+
+/// JetStream message ID: `<kind>-<block id hex>-<outbox sequence>`.
+pub fn message_id(kind: BlockMessageKind, block: &BlockId, outbox_sequence: u64) -> String {
+    format!("{}-{}-{}", kind.as_str(), block, outbox_sequence)
+}
+
+/// A network name reduced to what NATS subjects and stream names allow.
+fn subject_token(network: &str) -> String {
+    network
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Direction, EventBody, EventPosition};
+    use ledger::{BlockStakePosition, Hash32, Timestamp};
+
+    fn block() -> Block {
+        Block::new(
+            BlockId(Hash32([7; 32])),
+            Timestamp(1_700_000_000),
+            BlockStakePosition {
+                height: BlockHeight(0),
+                transaction_index: 0,
+                output_index: 0,
+            },
+            Vec::new(),
+            Vec::new(),
+        )
+    }
+
+    fn message(event_block: BlockId, event_height: u64) -> BlockMessage {
+        BlockMessage {
+            kind: BlockMessageKind::Applied,
+            height: BlockHeight(3),
+            outbox_sequence: 9,
+            block: block(),
+            events: vec![LedgerEvent {
+                direction: Direction::Apply,
+                block: event_block,
+                position: EventPosition {
+                    height: BlockHeight(event_height),
+                    transaction: None,
+                    index: 0,
+                },
+                body: EventBody::CoinsDestroyed {
+                    amount: ledger::Currency(1),
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_checks_events_belong_to_the_block() {
+        let good = message(block().id(), 3);
+        assert_eq!(BlockMessage::decode(&good.encode()), Ok(good));
+
+        let foreign = message(BlockId(Hash32([1; 32])), 3);
+        assert!(matches!(
+            BlockMessage::decode(&foreign.encode()),
+            Err(BlockMessageError::ForeignEvent { .. })
+        ));
+        let misplaced = message(block().id(), 4);
+        assert!(matches!(
+            BlockMessage::decode(&misplaced.encode()),
+            Err(BlockMessageError::HeightMismatch { index: 0, .. })
+        ));
+        assert!(matches!(
+            BlockMessage::decode(&[1, 2, 3]),
+            Err(BlockMessageError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn names_follow_the_network() {
+        assert_eq!(stream_name("devnet"), "LEDGER_DEVNET");
+        assert_eq!(block_subjects("devnet"), "ledger.devnet.block.>");
+        assert_eq!(applied_subject("Dev Net"), "ledger.dev_net.block.applied");
+        assert_eq!(reverted_subject("devnet"), "ledger.devnet.block.reverted");
+        let id = BlockId(Hash32([0xab; 32]));
+        assert!(message_id(BlockMessageKind::Reverted, &id, 5).starts_with("reverted-abab"));
+        assert!(message_id(BlockMessageKind::Reverted, &id, 5).ends_with("-5"));
+    }
+}

@@ -1,0 +1,23 @@
+//! Read models: the ledger event stream folded into PostgreSQL.
+//!
+//! * [`model`]: the [`ReadModel`] trait a read model implements (a name,
+//!   migrations and forward-only apply code).
+//! * [`checkpoint`]: the continuity rule that decides, for each message,
+//!   apply, revert, skip or refuse.
+//! * [`schema`]: one PostgreSQL schema per model, generic undo through a
+//!   row trigger and an undo log, schema swap for rebuilds.
+//! * [`batch`]: one transaction per batch, rows and checkpoint together.
+//! * [`runner`]: the single-writer loop over a durable JetStream consumer,
+//!   with acks after commit, notifications and reconnection; and
+//!   [`runner::rebuild`].
+
+pub mod batch;
+pub mod checkpoint;
+pub mod error;
+pub mod model;
+pub mod runner;
+pub mod schema;
+
+pub use error::ProjectionError;
+pub use model::ReadModel;
+pub use runner::{ModelMetrics, Runner, RunnerConfig};

@@ -1,0 +1,581 @@
+//! Running one read model against the stream: a single writer (PostgreSQL
+//! advisory lock), a durable JetStream pull consumer positioned from the
+//! model's checkpoint, batches applied in one transaction each, acks only
+//! after commit, a notification after each commit, and reconnection after
+//! PostgreSQL or NATS outages.
+//!
+//! The checkpoint is the truth: on start and after any failure the
+//! consumer is re-created to deliver from the message after the checkpoint,
+//! so a crash between commit and ack, or a redelivery, never applies a
+//! block twice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer};
+use chain::stream::{self, BlockMessage, HEIGHT_HEADER};
+use futures::StreamExt;
+use ledger::BlockHeight;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::batch::{BatchSettings, StreamHint, StreamMessage, apply_batch};
+use crate::checkpoint::Checkpoint;
+use crate::error::{ProjectionError, nats};
+use crate::model::{ReadModel, valid_model_name};
+use crate::schema;
+
+/// Advisory-lock namespace of the live writer of a model.
+const WRITER_LOCK: i32 = 0x5052_4f4a; // "PROJ"
+/// Advisory-lock namespace of a rebuild that wants to swap its schema in.
+const SWAP_LOCK: i32 = 0x5357_4150; // "SWAP"
+
+/// Settings shared by every model's runner.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Network name: selects the stream and subjects.
+    pub network: String,
+    /// The chain's finality depth.
+    pub finality_depth: u64,
+    /// Messages per batch (and per PostgreSQL transaction).
+    pub batch_size: usize,
+    /// How long one fetch waits for messages.
+    pub fetch_wait: Duration,
+    /// Pause before retrying after an outage.
+    pub retry_delay: Duration,
+}
+
+impl RunnerConfig {
+    /// Defaults for a network.
+    pub fn new(network: impl Into<String>, finality_depth: u64) -> RunnerConfig {
+        RunnerConfig {
+            network: network.into(),
+            finality_depth,
+            batch_size: 256,
+            fetch_wait: Duration::from_millis(500),
+            retry_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Live figures of one model, for status and metrics.
+#[derive(Debug, Default)]
+pub struct ModelMetrics {
+    pub height: AtomicU64,
+    pub stream_seq: AtomicU64,
+    pub stream_last_seq: AtomicU64,
+    pub blocks_applied: AtomicU64,
+    pub blocks_reverted: AtomicU64,
+    pub messages_skipped: AtomicU64,
+    pub events: AtomicU64,
+    pub transactions: AtomicU64,
+    pub batches: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+impl ModelMetrics {
+    fn record(&self, checkpoint: Option<&Checkpoint>) {
+        if let Some(at) = checkpoint {
+            self.height.store(at.height.0, Ordering::Relaxed);
+            self.stream_seq.store(at.stream_seq, Ordering::Relaxed);
+        }
+    }
+
+    /// Messages in the stream the model has not folded in yet.
+    pub fn lag(&self) -> u64 {
+        self.stream_last_seq
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.stream_seq.load(Ordering::Relaxed))
+    }
+}
+
+/// The NATS subject on which a model announces the height it reached.
+pub fn notification_subject(network: &str, model: &str) -> String {
+    format!("projections.{network}.{model}.height")
+}
+
+/// Payload of a notification (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeightReached {
+    pub model: String,
+    pub height: u64,
+    pub block_id: String,
+    pub stream_seq: u64,
+}
+
+/// Runs one model (writing into `schema_name`) until `shutdown` fires,
+/// the stream has nothing newer than `until_seq` (when given), or bad data
+/// stops it.
+pub struct Runner {
+    pub model: Arc<dyn ReadModel>,
+    pub schema_name: String,
+    pub database: PgConnectOptions,
+    pub nats: async_nats::Client,
+    pub config: RunnerConfig,
+    pub metrics: Arc<ModelMetrics>,
+}
+
+/// Why a run ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    Shutdown,
+    CaughtUp(Option<Checkpoint>),
+}
+
+impl Runner {
+    fn consumer_name(&self) -> String {
+        format!("projector-{}", self.schema_name)
+    }
+
+    /// Runs as the live writer of the model: waits for the writer lock,
+    /// installs the schema, then folds the stream until shutdown, stepping
+    /// aside whenever a rebuild asks to swap its schema in.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), ProjectionError> {
+        let name = self.model.name();
+        if !valid_model_name(name) {
+            return Err(ProjectionError::BadModelName(name.to_owned()));
+        }
+        loop {
+            let outcome = self.run_once(&shutdown, None, true).await;
+            match outcome {
+                Ok(RunEnd::Shutdown) => return Ok(()),
+                Ok(RunEnd::CaughtUp(_)) => continue, // stepped aside for a swap
+                Err(error) if error.is_transient() => {
+                    self.metrics.retries.fetch_add(1, Ordering::Relaxed);
+                    warn!(model = name, %error, "outage; retrying from the checkpoint");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(self.config.retry_delay) => {}
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// One session: lock, install, position, fold. Returns on shutdown, on
+    /// catching up to `until_seq`, when a swap is requested (live writer),
+    /// or on the first error.
+    async fn run_once(
+        &self,
+        shutdown: &CancellationToken,
+        until_seq: Option<u64>,
+        live: bool,
+    ) -> Result<RunEnd, ProjectionError> {
+        let name = self.model.name();
+        let mut lock_connection = PgConnection::connect_with(&self.database).await?;
+        if live {
+            loop {
+                let acquired: bool =
+                    sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                        .bind(WRITER_LOCK)
+                        .bind(name)
+                        .fetch_one(&mut lock_connection)
+                        .await?;
+                if acquired {
+                    break;
+                }
+                info!(model = name, "another projector writes this model; waiting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(RunEnd::Shutdown),
+                    _ = tokio::time::sleep(self.config.retry_delay) => {}
+                }
+            }
+        }
+        schema::install(
+            &self.database,
+            &self.schema_name,
+            name,
+            self.model.migrator(),
+        )
+        .await?;
+        let mut connection = PgConnection::connect_with(&schema::options_for_schema(
+            &self.database,
+            &self.schema_name,
+        ))
+        .await?;
+        let mut checkpoint = schema::read_checkpoint(&mut connection, name).await?;
+        self.metrics.record(checkpoint.as_ref());
+
+        let js = jetstream::new(self.nats.clone());
+        let stream_name = stream::stream_name(&self.config.network);
+        let mut ledger_stream = js.get_stream(&stream_name).await.map_err(nats)?;
+        let mut consumer = self
+            .position_consumer(&mut ledger_stream, checkpoint.as_ref())
+            .await?;
+        info!(model = name, schema = %self.schema_name, height = checkpoint.map(|c| c.height.0),
+              "folding the ledger stream");
+
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(RunEnd::Shutdown);
+            }
+            if live && self.swap_requested(&mut lock_connection).await? {
+                info!(
+                    model = name,
+                    "a rebuild is ready; stepping aside for the swap"
+                );
+                let _: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1, hashtext($2))")
+                    .bind(WRITER_LOCK)
+                    .bind(name)
+                    .fetch_one(&mut lock_connection)
+                    .await?;
+                // Wait until the rebuild has swapped and let go.
+                sqlx::query("SELECT pg_advisory_lock_shared($1, hashtext($2))")
+                    .bind(SWAP_LOCK)
+                    .bind(name)
+                    .execute(&mut lock_connection)
+                    .await?;
+                sqlx::query("SELECT pg_advisory_unlock_shared($1, hashtext($2))")
+                    .bind(SWAP_LOCK)
+                    .bind(name)
+                    .execute(&mut lock_connection)
+                    .await?;
+                return Ok(RunEnd::CaughtUp(checkpoint));
+            }
+            let last_seq = ledger_stream
+                .info()
+                .await
+                .map_err(nats)?
+                .state
+                .last_sequence;
+            self.metrics
+                .stream_last_seq
+                .store(last_seq, Ordering::Relaxed);
+            let position = checkpoint.map_or(0, |at| at.stream_seq);
+            if let Some(until) = until_seq
+                && position >= until.min(last_seq)
+            {
+                return Ok(RunEnd::CaughtUp(checkpoint));
+            }
+
+            let fetched = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(RunEnd::Shutdown),
+                fetched = self.fetch(&consumer) => fetched?,
+            };
+            if fetched.is_empty() {
+                continue;
+            }
+            // Only a run of consecutive messages right after the checkpoint
+            // may be folded; anything else means the consumer must be
+            // repositioned (a redelivery overtook, or messages are missing).
+            let mut expected = position + 1;
+            let mut usable = Vec::with_capacity(fetched.len());
+            let mut acks = Vec::with_capacity(fetched.len());
+            for (message, stream_seq) in fetched {
+                if stream_seq < expected {
+                    acks.push(message); // already folded in
+                    continue;
+                }
+                if stream_seq != expected {
+                    break;
+                }
+                usable.push(StreamMessage {
+                    stream_seq,
+                    payload: message.payload.clone(),
+                });
+                acks.push(message);
+                expected += 1;
+            }
+            if usable.is_empty() {
+                warn!(
+                    model = name,
+                    expected = position + 1,
+                    "stream gap; repositioning the consumer"
+                );
+                consumer = self
+                    .position_consumer(&mut ledger_stream, checkpoint.as_ref())
+                    .await?;
+                continue;
+            }
+            let hint = self.stream_hint(&ledger_stream).await;
+            let started = Instant::now();
+            let outcome = apply_batch(
+                &mut connection,
+                self.model.as_ref(),
+                &self.schema_name,
+                &usable,
+                hint,
+                BatchSettings {
+                    finality_depth: self.config.finality_depth,
+                },
+            )
+            .await?;
+            for message in &acks {
+                if let Err(error) = message.ack().await {
+                    // The commit stands; an unacked message is redelivered
+                    // and skipped by its stream sequence.
+                    warn!(model = name, %error, "ack failed after commit");
+                }
+            }
+            checkpoint = outcome.checkpoint;
+            self.metrics.record(checkpoint.as_ref());
+            let m = &self.metrics;
+            m.blocks_applied
+                .fetch_add(outcome.applied, Ordering::Relaxed);
+            m.blocks_reverted
+                .fetch_add(outcome.reverted, Ordering::Relaxed);
+            m.messages_skipped
+                .fetch_add(outcome.skipped, Ordering::Relaxed);
+            m.events.fetch_add(outcome.events, Ordering::Relaxed);
+            m.transactions
+                .fetch_add(outcome.transactions, Ordering::Relaxed);
+            m.batches.fetch_add(1, Ordering::Relaxed);
+            if let Some(at) = checkpoint {
+                tracing::debug!(
+                    model = name,
+                    height = at.height.0,
+                    applied = outcome.applied,
+                    reverted = outcome.reverted,
+                    millis = started.elapsed().as_millis() as u64,
+                    "batch committed"
+                );
+                if live {
+                    self.announce(&at).await;
+                }
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        consumer: &consumer::PullConsumer,
+    ) -> Result<Vec<(jetstream::Message, u64)>, ProjectionError> {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(self.config.batch_size)
+            .expires(self.config.fetch_wait)
+            .messages()
+            .await
+            .map_err(nats)?;
+        let mut messages = Vec::new();
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(nats)?;
+            let stream_seq = message.info().map_err(nats)?.stream_sequence;
+            messages.push((message, stream_seq));
+        }
+        Ok(messages)
+    }
+
+    /// (Re)creates the durable consumer so it delivers the message after
+    /// the checkpoint next.
+    async fn position_consumer(
+        &self,
+        ledger_stream: &mut jetstream::stream::Stream,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<consumer::PullConsumer, ProjectionError> {
+        let name = self.consumer_name();
+        let next = checkpoint.map_or(1, |at| at.stream_seq + 1);
+        let state = ledger_stream.info().await.map_err(nats)?.state.clone();
+        if state.messages > 0 && state.first_sequence > next {
+            return Err(ProjectionError::StreamTruncated {
+                model: self.model.name().to_owned(),
+                needed: next,
+                first: state.first_sequence,
+            });
+        }
+        // Deleting a consumer that does not exist is fine.
+        let _ = ledger_stream.delete_consumer(&name).await;
+        ledger_stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(name),
+                description: Some(format!("read model {}", self.model.name())),
+                filter_subject: stream::block_subjects(&self.config.network),
+                deliver_policy: if next <= 1 {
+                    consumer::DeliverPolicy::All
+                } else {
+                    consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: next,
+                    }
+                },
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(120),
+                max_ack_pending: i64::try_from(self.config.batch_size * 4).unwrap_or(i64::MAX),
+                ..Default::default()
+            })
+            .await
+            .map_err(nats)
+    }
+
+    /// The stream's head: height of the newest applied block (from its
+    /// header, else its payload) and position of the newest revert.
+    async fn stream_hint(&self, ledger_stream: &jetstream::stream::Stream) -> Option<StreamHint> {
+        let last = ledger_stream
+            .get_last_raw_message_by_subject(&stream::applied_subject(&self.config.network))
+            .await
+            .ok()?;
+        let head_height = match last
+            .headers
+            .get(HEIGHT_HEADER)
+            .and_then(|value| value.as_str().parse::<u64>().ok())
+        {
+            Some(height) => BlockHeight(height),
+            None => BlockMessage::decode(&last.payload).ok()?.height,
+        };
+        let last_revert_seq = match ledger_stream
+            .get_last_raw_message_by_subject(&stream::reverted_subject(&self.config.network))
+            .await
+        {
+            Ok(revert) => revert.sequence,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    jetstream::stream::LastRawMessageErrorKind::NoMessageFound
+                ) =>
+            {
+                0
+            }
+            // Unknown: record everything rather than guess.
+            Err(_) => return None,
+        };
+        Some(StreamHint {
+            head_height,
+            last_revert_seq,
+        })
+    }
+
+    async fn swap_requested(
+        &self,
+        lock_connection: &mut PgConnection,
+    ) -> Result<bool, ProjectionError> {
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock_shared($1, hashtext($2))")
+            .bind(SWAP_LOCK)
+            .bind(self.model.name())
+            .fetch_one(&mut *lock_connection)
+            .await?;
+        if free {
+            sqlx::query("SELECT pg_advisory_unlock_shared($1, hashtext($2))")
+                .bind(SWAP_LOCK)
+                .bind(self.model.name())
+                .execute(&mut *lock_connection)
+                .await?;
+        }
+        Ok(!free)
+    }
+
+    async fn announce(&self, at: &Checkpoint) {
+        let name = self.model.name();
+        let payload = HeightReached {
+            model: name.to_owned(),
+            height: at.height.0,
+            block_id: at.block_id.to_string(),
+            stream_seq: at.stream_seq,
+        };
+        match serde_json::to_vec(&payload) {
+            Ok(bytes) => {
+                if let Err(error) = self
+                    .nats
+                    .publish(
+                        notification_subject(&self.config.network, name),
+                        bytes.into(),
+                    )
+                    .await
+                {
+                    warn!(model = name, %error, "could not announce the new height");
+                }
+            }
+            Err(error) => warn!(model = name, %error, "could not encode the announcement"),
+        }
+    }
+}
+
+/// Rebuilds a model from the start of the stream into a second schema while
+/// the live one stays queryable, then swaps it in. A live projector running
+/// the model steps aside for the swap and resumes on the rebuilt schema.
+pub async fn rebuild(
+    model: Arc<dyn ReadModel>,
+    database: PgConnectOptions,
+    nats_client: async_nats::Client,
+    config: RunnerConfig,
+    shutdown: CancellationToken,
+    metrics: Arc<ModelMetrics>,
+) -> Result<Option<Checkpoint>, ProjectionError> {
+    let name = model.name();
+    if !valid_model_name(name) {
+        return Err(ProjectionError::BadModelName(name.to_owned()));
+    }
+    let shadow = schema::rebuild_schema(name);
+    schema::drop_schema(&database, &shadow).await?;
+    let runner = Runner {
+        model: model.clone(),
+        schema_name: shadow.clone(),
+        database: database.clone(),
+        nats: nats_client.clone(),
+        config: config.clone(),
+        metrics,
+    };
+    let js = jetstream::new(nats_client);
+    let stream_name = stream::stream_name(&config.network);
+    // Catch up without disturbing the live writer.
+    loop {
+        let last = js
+            .get_stream(&stream_name)
+            .await
+            .map_err(nats)?
+            .info()
+            .await
+            .map_err(nats)?
+            .state
+            .last_sequence;
+        match runner.run_once(&shutdown, Some(last), false).await? {
+            RunEnd::Shutdown => return Ok(None),
+            RunEnd::CaughtUp(at) if at.map_or(0, |c| c.stream_seq) >= last => break,
+            RunEnd::CaughtUp(_) => continue,
+        }
+    }
+    // Ask the live writer to step aside, then take its lock.
+    let mut lock_connection = PgConnection::connect_with(&database).await?;
+    sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
+        .bind(SWAP_LOCK)
+        .bind(name)
+        .execute(&mut lock_connection)
+        .await?;
+    sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
+        .bind(WRITER_LOCK)
+        .bind(name)
+        .execute(&mut lock_connection)
+        .await?;
+    // With the writer paused, fold what arrived meanwhile, then swap.
+    let last = js
+        .get_stream(&stream_name)
+        .await
+        .map_err(nats)?
+        .info()
+        .await
+        .map_err(nats)?
+        .state
+        .last_sequence;
+    let end = runner.run_once(&shutdown, Some(last), false).await?;
+    let checkpoint = match end {
+        RunEnd::CaughtUp(at) => at,
+        RunEnd::Shutdown => {
+            lock_connection.close().await?;
+            return Ok(None);
+        }
+    };
+    let live_exists = schema::schema_exists(&mut lock_connection, name).await?;
+    if live_exists {
+        schema::swap_in(&mut lock_connection, name, &shadow).await?;
+    } else {
+        sqlx::query(&format!("ALTER SCHEMA \"{shadow}\" RENAME TO \"{name}\""))
+            .execute(&mut lock_connection)
+            .await?;
+    }
+    // Closing the session releases both locks; the live writer resumes.
+    lock_connection.close().await?;
+    let _ = js
+        .get_stream(&stream_name)
+        .await
+        .map_err(nats)?
+        .delete_consumer(&runner.consumer_name())
+        .await;
+    info!(
+        model = name,
+        height = checkpoint.map(|c| c.height.0),
+        "rebuild swapped in"
+    );
+    Ok(checkpoint)
+}
