@@ -25,7 +25,9 @@ use tracing_subscriber::EnvFilter;
 /// one JSON object per line.
 pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     // A second initialisation (tests) keeps the first subscriber.
     let _ = if json {
         builder.json().try_init()
@@ -97,10 +99,11 @@ pub async fn serve_health(
                 async move {
                     match health.health() {
                         Health::Ok => (StatusCode::OK, "ok\n".to_owned()).into_response(),
-                        Health::Degraded(reason) => {
-                            (StatusCode::SERVICE_UNAVAILABLE, format!("degraded: {reason}\n"))
-                                .into_response()
-                        }
+                        Health::Degraded(reason) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("degraded: {reason}\n"),
+                        )
+                            .into_response(),
                     }
                 }
             }),
@@ -215,9 +218,11 @@ mod tests {
         }
         fn metrics(&self) -> String {
             let mut metrics = Metrics::new();
-            metrics
-                .family("demo_height", "gauge", "Height.")
-                .sample("demo_height", &[("model", "ex\"plorer")], 7.0);
+            metrics.family("demo_height", "gauge", "Height.").sample(
+                "demo_height",
+                &[("model", "ex\"plorer")],
+                7.0,
+            );
             metrics.finish()
         }
     }
@@ -232,7 +237,9 @@ mod tests {
         )
         .await
         .unwrap();
-        let health = reqwest::get(format!("http://{address}/healthz")).await.unwrap();
+        let health = reqwest::get(format!("http://{address}/healthz"))
+            .await
+            .unwrap();
         assert_eq!(health.status(), 503);
         assert_eq!(health.text().await.unwrap(), "degraded: no NATS\n");
         let metrics = reqwest::get(format!("http://{address}/metrics"))
@@ -245,7 +252,11 @@ mod tests {
         assert!(metrics.contains("demo_height{model=\"ex\\\"plorer\"} 7"));
         shutdown.cancel();
         task.await.unwrap();
-        assert!(reqwest::get(format!("http://{address}/healthz")).await.is_err());
+        assert!(
+            reqwest::get(format!("http://{address}/healthz"))
+                .await
+                .is_err()
+        );
     }
 
     #[test]
