@@ -746,3 +746,99 @@ impl<S: ChainStore> Chain<S> {
         })
     }
 }
+
+/// Rebuilding a chain from a store after a restart (used by
+/// [`crate::redb_store`]): the main chain is redone block by block from
+/// its stored diffs without re-validation (they were validated when they
+/// were applied), side-branch blocks are re-indexed, then fork choice runs
+/// once over everything indexed.
+impl<S: ChainStore> Chain<S> {
+    /// Puts the stored block `id` (a child of the tip created at
+    /// `timestamp`) on the main chain by redoing its diff.
+    pub(crate) fn restore_main_block(
+        &mut self,
+        id: BlockId,
+        parent: BlockId,
+        timestamp: Timestamp,
+        diff: &BlockDiff,
+    ) -> Result<(), ChainError> {
+        let tip = self.tip().clone();
+        let height = BlockHeight(tip.height.0 + 1);
+        if parent != tip.id || diff.block != id || diff.height != height {
+            return Err(ChainError::Inconsistent(InconsistentDiff(format!(
+                "stored block {id} (parent {parent}, diff of {} at height {}) does not extend \
+                 the tip {} at height {}",
+                diff.block, diff.height, tip.id, tip.height
+            ))));
+        }
+        let node = self.child_node(&tip, id, timestamp);
+        self.state.apply_diff(diff)?;
+        if self.state.tip().id != id {
+            self.state.revert_diff(diff)?;
+            return Err(ChainError::Inconsistent(InconsistentDiff(format!(
+                "the stored diff of block {id} does not move the tip to it"
+            ))));
+        }
+        self.nodes.insert(id, node);
+        self.children.entry(tip.id).or_default().push(id);
+        self.main.push(id);
+        Ok(())
+    }
+
+    /// Indexes a stored block off the main chain whose parent is already
+    /// in the tree; `false` when the parent is unknown or `id` is indexed.
+    pub(crate) fn restore_side_block(
+        &mut self,
+        id: BlockId,
+        parent: BlockId,
+        timestamp: Timestamp,
+    ) -> bool {
+        if self.nodes.contains_key(&id) {
+            return false;
+        }
+        let Some(parent_node) = self.nodes.get(&parent).cloned() else {
+            return false;
+        };
+        let node = self.child_node(&parent_node, id, timestamp);
+        self.nodes.insert(id, node);
+        self.children.entry(parent).or_default().push(id);
+        true
+    }
+
+    /// Switches to the heaviest indexed branch that surpasses the tip, if
+    /// any (a block stored but not yet committed when the process died).
+    /// Branches that fail validation are remembered as invalid, as in
+    /// [`Chain::accept_block`], and the next heaviest is tried.
+    pub(crate) fn choose_best_branch(&mut self) -> Result<ChainUpdate, ChainError> {
+        let mut candidates: Vec<BlockNode> = self
+            .nodes
+            .values()
+            .filter(|node| !self.on_main(node))
+            .cloned()
+            .collect();
+        candidates.sort_by(|a, b| b.cumulative.cmp(&a.cumulative).then(a.id.cmp(&b.id)));
+        let mut update = ChainUpdate::default();
+        for candidate in candidates {
+            if !self.nodes.contains_key(&candidate.id) || self.on_main(&candidate) {
+                continue;
+            }
+            let tip = self.tip();
+            if !candidate.cumulative.surpasses(
+                &tip.cumulative,
+                &tip.child_target.difficulty(),
+                self.config.consensus.surpass_threshold,
+            ) {
+                break;
+            }
+            match self.switch_to(&candidate, None) {
+                Ok(more) => update.merge(more),
+                Err(error @ (ChainError::Store(_) | ChainError::Inconsistent(_))) => {
+                    return Err(error);
+                }
+                // Invalid (now remembered) or too deep: as when it arrived.
+                Err(_) => {}
+            }
+        }
+        Ok(update)
+    }
+}

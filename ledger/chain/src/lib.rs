@@ -18,6 +18,8 @@
 //! * [`events`]: the ordered, positioned events of applying (and, inverted,
 //!   of reverting) blocks.
 //! * [`store`]: persistence behind [`store::ChainStore`].
+//! * [`redb_store`]: the crash-safe store in one redb file, and
+//!   [`Chain::open`] to rebuild a chain from it after a restart.
 //! * [`creator`]: finding a winning timestamp and building a block.
 //! * [`mempool`]: unconfirmed transactions validated against the tip,
 //!   selected by fee rate for the block creator.
@@ -34,6 +36,7 @@ pub mod creator;
 pub mod events;
 pub mod mempool;
 pub mod pobs;
+pub mod redb_store;
 pub mod state;
 pub mod store;
 pub mod stream;
@@ -43,5 +46,6 @@ pub use chain::{AcceptOutcome, BlockNode, Chain, ChainError, ChainUpdate};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ChainConfig, ConfigError, ConsensusParams};
 pub use events::{Direction, EventBody, EventPosition, LedgerEvent};
+pub use redb_store::{RedbStore, RedbStoreError};
 pub use state::{BlockDiff, ChainState, DomainState};
 pub use store::{ChainStore, MemoryStore};
