@@ -10,10 +10,13 @@
 //! * [`runner`]: the single-writer loop over a durable JetStream consumer,
 //!   with acks after commit, notifications and reconnection; and
 //!   [`runner::rebuild`].
+//! * [`explorer`]: the explorer read model (blocks, transactions, outputs,
+//!   addresses, statistics, history; see `docs/read-models.md`).
 
 pub mod batch;
 pub mod checkpoint;
 pub mod error;
+pub mod explorer;
 pub mod model;
 pub mod runner;
 pub mod schema;

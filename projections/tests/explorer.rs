@@ -1,0 +1,751 @@
+//! The explorer read model against a real chain, real NATS JetStream and
+//! real PostgreSQL: a chain built with the `chain` crate (signed
+//! transfers, a multisig, a time-locked and an atomic-swap output, a
+//! notary record, arbitrary data, a reorg to a heavier branch) is
+//! published block by block as the node publishes it; the live projector
+//! folds it. Then: balances and unspent outputs equal the chain state's
+//! UTXO sets, conditions and spends read back, targets equal the chain's,
+//! the reorged-away transaction left nothing behind (equal to folding only
+//! the final chain), and incremental equals rebuild table by table.
+
+#![allow(clippy::unwrap_used)] // test harness: a failed setup step should fail the test loudly
+
+#[path = "../../ledger/chain/tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, stream as js_stream};
+use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
+use chain::{ChainUpdate, Direction};
+use common::{FEE, Net, coins, config_with, key, sign_coin_inputs};
+use devenv::{Settings, TestDatabase, unique_name};
+use ledger::condition::{AtomicSwapCondition, TimeLockCondition};
+use ledger::crypto::SecretKey;
+use ledger::payload::NotaryRecord;
+use ledger::{
+    Address, BlockHeight, CoinInput, CoinOutput, Condition, Currency, Fulfillment, Hash32,
+    MultisigCondition, Payload, TimeLockedCondition, Timestamp, Transaction,
+};
+use projections::ProjectionError;
+use projections::batch::{BatchSettings, StreamMessage, apply_batch};
+use projections::explorer::rows::address_bytes;
+use projections::explorer::{EXPLORER_MIGRATOR, Explorer};
+use projections::runner::{ModelMetrics, Runner, RunnerConfig, rebuild};
+use projections::schema::{self, RUNTIME_TABLES};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, Row};
+use tokio_util::sync::CancellationToken;
+
+struct Harness {
+    settings: Settings,
+    db: TestDatabase,
+    options: PgConnectOptions,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    network: String,
+    outbox: u64,
+    /// Every applied message, in publishing order (for the replay check).
+    published: Vec<BlockMessage>,
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let settings = Settings::load().expect("local services settings");
+        let db = TestDatabase::create(&settings).await.unwrap();
+        let options: PgConnectOptions = settings
+            .database_url
+            .parse::<PgConnectOptions>()
+            .unwrap()
+            .database(db.name());
+        let client = async_nats::connect(&settings.nats_url).await.unwrap();
+        let js = jetstream::new(client.clone());
+        let network = unique_name("explorer");
+        js.create_stream(js_stream::Config {
+            name: stream::stream_name(&network),
+            subjects: vec![stream::block_subjects(&network)],
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        Harness {
+            settings,
+            db,
+            options,
+            client,
+            js,
+            network,
+            outbox: 0,
+            published: Vec::new(),
+        }
+    }
+
+    async fn publish(&mut self, message: BlockMessage) {
+        self.outbox += 1;
+        let mut message = message;
+        message.outbox_sequence = self.outbox;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(HEIGHT_HEADER, message.height.0.to_string().as_str());
+        let id = stream::message_id(message.kind, &message.block_id(), self.outbox);
+        self.js
+            .send_publish(
+                stream::subject_for(&self.network, message.kind),
+                jetstream::message::PublishMessage::build()
+                    .message_id(id)
+                    .headers(headers)
+                    .payload(message.encode().into()),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        self.published.push(message);
+    }
+
+    /// Publishes a chain update as the node does: one message per
+    /// reverted block (tip first, its inverted events), then one per
+    /// applied block (its events).
+    async fn publish_update(&mut self, net: &Net, update: &ChainUpdate) {
+        for (ids, kind, direction) in [
+            (
+                &update.reverted,
+                BlockMessageKind::Reverted,
+                Direction::Revert,
+            ),
+            (&update.applied, BlockMessageKind::Applied, Direction::Apply),
+        ] {
+            for id in ids {
+                let block = net.chain.block(id).unwrap().expect("stored block");
+                let height = net.chain.node(id).expect("indexed block").height;
+                let events = update
+                    .events
+                    .iter()
+                    .filter(|event| event.block == *id && event.direction == direction)
+                    .cloned()
+                    .collect();
+                self.publish(BlockMessage {
+                    kind,
+                    height,
+                    outbox_sequence: 0,
+                    block,
+                    events,
+                })
+                .await;
+            }
+        }
+    }
+
+    async fn last_seq(&self) -> u64 {
+        self.js
+            .get_stream(stream::stream_name(&self.network))
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .last_sequence
+    }
+
+    async fn connection(&self, schema_name: &str) -> PgConnection {
+        PgConnection::connect_with(&schema::options_for_schema(&self.options, schema_name))
+            .await
+            .unwrap()
+    }
+
+    /// Every row of every explorer table, as text, in a fixed order.
+    async fn dump(&self, schema_name: &str) -> BTreeMap<String, Vec<String>> {
+        let mut connection = self.connection(schema_name).await;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1",
+        )
+        .bind(schema_name)
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+        let mut dump = BTreeMap::new();
+        for table in tables
+            .into_iter()
+            .filter(|table| !RUNTIME_TABLES.contains(&table.as_str()))
+        {
+            let rows: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t ORDER BY 1"))
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap();
+            dump.insert(table, rows);
+        }
+        connection.close().await.unwrap();
+        dump
+    }
+
+    async fn finish(self) {
+        let _ = self
+            .js
+            .delete_stream(stream::stream_name(&self.network))
+            .await;
+        self.db.drop_database().await.unwrap();
+        drop(self.settings);
+    }
+}
+
+/// A signed payment from `owner`'s largest coin output to `outputs`, the
+/// change back to `owner`, with optional data and payload.
+fn pay(
+    net: &Net,
+    owner: &SecretKey,
+    outputs: Vec<CoinOutput>,
+    arbitrary_data: Vec<u8>,
+    payload: Option<Payload>,
+) -> Transaction {
+    let (id, output) = net
+        .coins_of(owner)
+        .into_iter()
+        .max_by_key(|(_, output)| output.value)
+        .expect("owner has coins");
+    let spent: u128 = outputs.iter().map(|o| o.value.0).sum::<u128>() + FEE.0;
+    let mut transaction = Transaction {
+        coin_inputs: vec![CoinInput {
+            parent_id: id,
+            fulfillment: Fulfillment::Nil,
+        }],
+        coin_outputs: outputs,
+        fee: FEE,
+        arbitrary_data,
+        payload,
+        ..Transaction::new()
+    };
+    transaction.coin_outputs.push(CoinOutput {
+        value: Currency(output.value.0 - spent),
+        condition: Condition::for_public_key(&owner.public_key()),
+    });
+    sign_coin_inputs(&mut transaction, &net.params(), owner);
+    transaction
+}
+
+/// Builds, accepts and publishes the next block of `net`.
+async fn mine(h: &mut Harness, net: &mut Net, transactions: Vec<Transaction>) -> ledger::Block {
+    let block = net.next_block(transactions);
+    let update = net.accept(block.clone()).expect("own block is valid");
+    h.publish_update(net, &update).await;
+    block
+}
+
+fn multisig() -> MultisigCondition {
+    MultisigCondition::new(
+        2,
+        vec![
+            key(7).public_key(),
+            key(8).public_key(),
+            key(9).public_key(),
+        ],
+    )
+}
+
+fn time_locked() -> Condition {
+    Condition::TimeLock(TimeLockCondition {
+        lock: 1_000,
+        inner: TimeLockedCondition::PubKeyHash(Address::for_public_key(&key(9).public_key()).hash),
+    })
+}
+
+async fn wait_for(
+    h: &Harness,
+    schema_name: &str,
+    seq: u64,
+    live: &mut tokio::task::JoinHandle<Result<(), ProjectionError>>,
+) {
+    let mut connection = h.connection(schema_name).await;
+    let started = Instant::now();
+    loop {
+        let at = schema::read_checkpoint(&mut connection, "explorer")
+            .await
+            .ok()
+            .flatten();
+        if at.is_some_and(|c| c.stream_seq >= seq) {
+            return;
+        }
+        if live.is_finished() {
+            panic!("the projector stopped: {:?}", live.await);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "explorer did not reach stream sequence {seq} (at {at:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
+    let mut h = Harness::new().await;
+    // Retarget every 10 blocks, so derived targets are exercised.
+    let config = config_with(
+        &[("initial_target", &format!("\"{}\"", "f".repeat(64)))],
+        false,
+    );
+    let explorer = Arc::new(Explorer::new(config.clone()));
+    let mut a = Net::new(config.clone());
+    let mut b = Net::new(config.clone());
+
+    let mut runner_config = RunnerConfig::new(h.network.clone(), config.consensus.finality_depth);
+    runner_config.batch_size = 8;
+    runner_config.fetch_wait = Duration::from_millis(200);
+    runner_config.retry_delay = Duration::from_millis(200);
+    let shutdown = CancellationToken::new();
+    let mut live = {
+        let runner = Runner {
+            model: explorer.clone(),
+            schema_name: "explorer".to_owned(),
+            database: h.options.clone(),
+            nats: h.client.clone(),
+            config: runner_config.clone(),
+            metrics: Arc::new(ModelMetrics::default()),
+        };
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { runner.run(shutdown).await })
+    };
+
+    let started = Instant::now();
+    // Genesis: the node publishes the configured block; it carries no
+    // state events.
+    h.publish(BlockMessage {
+        kind: BlockMessageKind::Applied,
+        height: BlockHeight(0),
+        outbox_sequence: 0,
+        block: config.genesis.clone(),
+        events: Vec::new(),
+    })
+    .await;
+
+    // Block 1: a plain transfer with arbitrary data and a notary record.
+    let document = Hash32([0x42; 32]);
+    let transfer = pay(
+        &a,
+        &key(1),
+        vec![CoinOutput {
+            value: coins(1_000),
+            condition: Condition::for_public_key(&key(4).public_key()),
+        }],
+        b"invoice 17".to_vec(),
+        Some(Payload::Notary(NotaryRecord {
+            document_hash: document,
+        })),
+    );
+    let block = mine(&mut h, &mut a, vec![transfer.clone()]).await;
+    b.accept(block).unwrap();
+    // Block 2: multisig, time-locked and atomic-swap outputs.
+    let swap = Condition::AtomicSwap(AtomicSwapCondition {
+        sender: Address::for_public_key(&key(4).public_key()),
+        receiver: Address::for_public_key(&key(7).public_key()),
+        hashed_secret: [3; 32],
+        timelock: Timestamp(1_800_000_000),
+    });
+    let locks = pay(
+        &a,
+        &key(4),
+        vec![
+            CoinOutput {
+                value: coins(300),
+                condition: Condition::Multisig(multisig()),
+            },
+            CoinOutput {
+                value: coins(200),
+                condition: time_locked(),
+            },
+            CoinOutput {
+                value: coins(100),
+                condition: swap.clone(),
+            },
+        ],
+        Vec::new(),
+        None,
+    );
+    let block = mine(&mut h, &mut a, vec![locks.clone()]).await;
+    b.accept(block).unwrap();
+    for _ in 0..3 {
+        let block = mine(&mut h, &mut a, Vec::new()).await;
+        b.accept(block).unwrap();
+    }
+
+    // Fork at height 5: `a` mines two blocks spending key 4's coins one
+    // way, `b` three blocks spending them another way; `b` wins.
+    let to_x = a.transfer(
+        &key(4),
+        Condition::for_public_key(&key(10).public_key()),
+        coins(5),
+        FEE,
+    );
+    let to_y = b.transfer(
+        &key(4),
+        Condition::for_public_key(&key(11).public_key()),
+        coins(6),
+        FEE,
+    );
+    mine(&mut h, &mut a, vec![to_x.clone()]).await;
+    mine(&mut h, &mut a, Vec::new()).await;
+    let branch = vec![
+        b.mine(vec![to_y.clone()]),
+        b.mine(Vec::new()),
+        b.mine(Vec::new()),
+    ];
+    let mut reverted = 0;
+    for block in branch {
+        let update = a.accept(block).expect("branch block");
+        reverted += update.reverted.len();
+        h.publish_update(&a, &update).await;
+    }
+    assert_eq!(reverted, 2, "the heavier branch replaced two blocks");
+    // Pending: the pool announced a transfer and something else; mining
+    // the transfer removes its pending row only.
+    let pending = a.transfer(
+        &key(1),
+        Condition::for_public_key(&key(12).public_key()),
+        coins(7),
+        FEE,
+    );
+    wait_for(&h, "explorer", h.last_seq().await, &mut live).await;
+    let mut db = h.connection("explorer").await;
+    for (id, encoded) in [
+        (pending.id().0.0.to_vec(), ledger::codec::encode(&pending)),
+        (vec![0xee; 32], vec![1, 2, 3]),
+    ] {
+        sqlx::query(
+            "INSERT INTO pending_transaction (id, encoded, fee, size, first_seen_at)
+             VALUES ($1, $2, 1, 3, now())",
+        )
+        .bind(id)
+        .bind(encoded)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+    mine(&mut h, &mut a, vec![pending.clone()]).await;
+    wait_for(&h, "explorer", h.last_seq().await, &mut live).await;
+    let still_pending: Vec<Vec<u8>> =
+        sqlx::query_scalar("DELETE FROM pending_transaction RETURNING id")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(still_pending, vec![vec![0xee; 32]]);
+    db.close().await.unwrap();
+
+    // Beyond the next retargets, and payouts mature.
+    for _ in 0..16 {
+        mine(&mut h, &mut a, Vec::new()).await;
+    }
+    let tip = a.chain.height().0;
+    assert_eq!(tip, 25);
+    let last = h.last_seq().await;
+    wait_for(&h, "explorer", last, &mut live).await;
+    let incremental_took = started.elapsed();
+
+    let mut db = h.connection("explorer").await;
+    let state = a.chain.state();
+
+    // Balances per address equal the chain state's UTXO sums.
+    let mut expected: BTreeMap<Vec<u8>, (u128, u128, u128)> = BTreeMap::new();
+    for (_, output) in state.coin_outputs() {
+        let entry = expected
+            .entry(address_bytes(&output.condition.address()).to_vec())
+            .or_default();
+        entry.0 += output.value.0;
+    }
+    for bucket in state.maturing().values() {
+        for output in bucket.values() {
+            let entry = expected
+                .entry(address_bytes(&output.condition.address()).to_vec())
+                .or_default();
+            entry.1 += output.value.0;
+        }
+    }
+    for (_, entry) in state.blockstake_outputs() {
+        let slot = expected
+            .entry(address_bytes(&entry.output.condition.address()).to_vec())
+            .or_default();
+        slot.2 += u128::from(entry.output.value.0);
+    }
+    let rows = sqlx::query(
+        "SELECT address, coin_balance::text, coin_maturing::text, blockstake_balance::text
+           FROM address
+          WHERE coin_balance <> 0 OR coin_maturing <> 0 OR blockstake_balance <> 0",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let actual: BTreeMap<Vec<u8>, (u128, u128, u128)> = rows
+        .iter()
+        .map(|row| {
+            let number = |i: usize| row.get::<String, _>(i).parse::<u128>().unwrap();
+            (row.get::<Vec<u8>, _>(0), (number(1), number(2), number(3)))
+        })
+        .collect();
+    assert_eq!(actual, expected);
+    assert!(expected.len() >= 8, "a varied set of holders: {expected:?}");
+
+    // Unspent outputs equal the state's (maturing payouts included).
+    let mut expected_unspent: Vec<Vec<u8>> = state
+        .coin_outputs()
+        .map(|(id, _)| id.0.0.to_vec())
+        .chain(
+            state
+                .maturing()
+                .values()
+                .flat_map(|bucket| bucket.keys().map(|id| id.0.0.to_vec())),
+        )
+        .chain(state.blockstake_outputs().map(|(id, _)| id.0.0.to_vec()))
+        .collect();
+    expected_unspent.sort();
+    let unspent: Vec<Vec<u8>> = sqlx::query_scalar("SELECT id FROM unspent_output ORDER BY id")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(unspent, expected_unspent);
+
+    // The lock outputs read back with their conditions decoded.
+    let locks_id = locks.id();
+    let outputs = sqlx::query(
+        "SELECT output_index, value::text, address, condition_type, multisig_required,
+                multisig_key_count, timelock, timelock_kind, timelock_inner_type,
+                swap_sender, swap_receiver, swap_hashed_secret, swap_timelock, block_height
+           FROM output WHERE transaction_id = $1 ORDER BY output_index",
+    )
+    .bind(locks_id.0.0.to_vec())
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(outputs.len(), 4, "three locked outputs and the change");
+    let multisig_row = &outputs[0];
+    assert_eq!(multisig_row.get::<String, _>(1), coins(300).0.to_string());
+    assert_eq!(
+        multisig_row.get::<Vec<u8>, _>(2),
+        address_bytes(&multisig().address()).to_vec()
+    );
+    assert_eq!(multisig_row.get::<String, _>(3), "multisig");
+    assert_eq!(multisig_row.get::<Option<i32>, _>(4), Some(2));
+    assert_eq!(multisig_row.get::<Option<i32>, _>(5), Some(3));
+    assert_eq!(multisig_row.get::<i64, _>(13), 2);
+    let locked_row = &outputs[1];
+    assert_eq!(locked_row.get::<String, _>(3), "timelock");
+    assert_eq!(locked_row.get::<Option<i64>, _>(6), Some(1_000));
+    assert_eq!(
+        locked_row.get::<Option<String>, _>(7).as_deref(),
+        Some("height")
+    );
+    assert_eq!(
+        locked_row.get::<Option<String>, _>(8).as_deref(),
+        Some("pubkey")
+    );
+    assert_eq!(
+        locked_row.get::<Vec<u8>, _>(2),
+        address_bytes(&Address::for_public_key(&key(9).public_key())).to_vec()
+    );
+    let swap_row = &outputs[2];
+    assert_eq!(swap_row.get::<String, _>(3), "atomic_swap");
+    assert_eq!(
+        swap_row.get::<Option<Vec<u8>>, _>(10),
+        Some(address_bytes(&Address::for_public_key(&key(7).public_key())).to_vec())
+    );
+    assert_eq!(swap_row.get::<Option<Vec<u8>>, _>(11), Some(vec![3; 32]));
+    assert_eq!(swap_row.get::<Option<i64>, _>(12), Some(1_800_000_000));
+    assert_eq!(
+        swap_row.get::<Vec<u8>, _>(2),
+        address_bytes(&swap.address()).to_vec()
+    );
+
+    // Multisig membership: the three keys' addresses.
+    let members: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT member_address FROM multisig_member WHERE multisig_address = $1 ORDER BY 1",
+    )
+    .bind(address_bytes(&multisig().address()).to_vec())
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let mut expected_members: Vec<Vec<u8>> = [7u8, 8, 9]
+        .iter()
+        .map(|seed| address_bytes(&Address::for_public_key(&key(*seed).public_key())).to_vec())
+        .collect();
+    expected_members.sort();
+    assert_eq!(members, expected_members);
+
+    // The input of the lock transaction: signed by key 4, and the output it
+    // spends is marked spent by it at height 2.
+    let input = sqlx::query(
+        "SELECT i.parent_id, i.fulfillment_type, i.public_keys, i.value::text, i.address,
+                o.spent_by, o.spent_at
+           FROM input i JOIN output o ON o.id = i.parent_id
+          WHERE i.transaction_id = $1",
+    )
+    .bind(locks_id.0.0.to_vec())
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        input.get::<Vec<u8>, _>(0),
+        locks.coin_inputs[0].parent_id.0.0.to_vec()
+    );
+    assert_eq!(input.get::<String, _>(1), "single_signature");
+    assert_eq!(
+        input.get::<Vec<Vec<u8>>, _>(2),
+        vec![key(4).public_key().0.to_vec()]
+    );
+    assert_eq!(input.get::<String, _>(3), coins(1_000_000).0.to_string());
+    assert_eq!(
+        input.get::<Vec<u8>, _>(4),
+        address_bytes(&Address::for_public_key(&key(4).public_key())).to_vec()
+    );
+    assert_eq!(
+        input.get::<Option<Vec<u8>>, _>(5),
+        Some(locks_id.0.0.to_vec())
+    );
+    assert_eq!(input.get::<Option<i64>, _>(6), Some(2));
+
+    // The transfer: kind, data, notary record.
+    let row = sqlx::query(
+        "SELECT t.kind, t.arbitrary_data, t.block_height, n.block_height
+           FROM transaction t JOIN notary_record n ON n.transaction_id = t.id
+          WHERE n.document_hash = $1",
+    )
+    .bind(document.0.to_vec())
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<String, _>(0), "notary");
+    assert_eq!(row.get::<Vec<u8>, _>(1), b"invoice 17".to_vec());
+    assert_eq!((row.get::<i64, _>(2), row.get::<i64, _>(3)), (1, 1));
+
+    // The reorg: the losing branch's transaction is gone, the winner's in.
+    let present = |id: ledger::TransactionId| {
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM transaction WHERE id = $1)")
+            .bind(id.0.0.to_vec())
+    };
+    assert!(!present(to_x.id()).fetch_one(&mut db).await.unwrap());
+    assert!(present(to_y.id()).fetch_one(&mut db).await.unwrap());
+
+    // Blocks: ids, stakers and derived targets equal the chain's.
+    let blocks = sqlx::query(
+        "SELECT height, id, child_target, cumulative_difficulty::text, staker, block_time
+           FROM block ORDER BY height",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(blocks.len() as u64, tip + 1);
+    for row in &blocks {
+        let height = BlockHeight(row.get::<i64, _>(0) as u64);
+        let id = a.chain.main_chain_id(height).unwrap();
+        let node = a.chain.node(&id).unwrap();
+        assert_eq!(row.get::<Vec<u8>, _>(1), id.0.0.to_vec(), "id at {height}");
+        assert_eq!(
+            row.get::<Vec<u8>, _>(2),
+            node.child_target.0.to_vec(),
+            "child target at {height}"
+        );
+        assert_eq!(
+            row.get::<String, _>(3),
+            node.cumulative.to_string(),
+            "cumulative difficulty at {height}"
+        );
+        if height.0 > 0 {
+            assert!(row.get::<Option<Vec<u8>>, _>(4).is_some());
+            assert!(row.get::<Option<i64>, _>(5).is_some());
+        }
+    }
+    let distinct_targets: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT child_target) FROM block")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert!(distinct_targets > 1, "a retarget happened");
+
+    // Running supply equals what the state holds.
+    let supply: String = sqlx::query_scalar(
+        "SELECT coin_supply::text FROM block_statistics ORDER BY height DESC LIMIT 1",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    let held: u128 = expected.values().map(|(c, m, _)| c + m).sum();
+    assert_eq!(supply, held.to_string());
+    db.close().await.unwrap();
+
+    let incremental = h.dump("explorer").await;
+    assert!(incremental["pending_transaction"].is_empty());
+
+    // Folding only the final chain (no reorg) gives the same rows: the
+    // reverted blocks left nothing behind.
+    schema::install(
+        &h.options,
+        "explorer_replay",
+        "explorer",
+        &EXPLORER_MIGRATOR,
+    )
+    .await
+    .unwrap();
+    let mut replay = h.connection("explorer_replay").await;
+    let final_chain: Vec<StreamMessage> = h
+        .published
+        .iter()
+        .filter(|m| {
+            m.kind == BlockMessageKind::Applied
+                && a.chain.main_chain_id(m.height) == Some(m.block_id())
+        })
+        .enumerate()
+        .map(|(i, m)| StreamMessage {
+            stream_seq: i as u64 + 1,
+            payload: m.encode().into(),
+        })
+        .collect();
+    assert_eq!(final_chain.len() as u64, tip + 1);
+    let outcome = apply_batch(
+        &mut replay,
+        explorer.as_ref(),
+        "explorer_replay",
+        &final_chain,
+        None,
+        BatchSettings {
+            finality_depth: config.consensus.finality_depth,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.applied, tip + 1);
+    replay.close().await.unwrap();
+    assert_eq!(h.dump("explorer_replay").await, incremental);
+
+    // Rebuild while the live writer runs: swapped in, same rows.
+    let rebuild_started = Instant::now();
+    let rebuilt = rebuild(
+        explorer.clone(),
+        h.options.clone(),
+        h.client.clone(),
+        runner_config,
+        CancellationToken::new(),
+        Arc::new(ModelMetrics::default()),
+    )
+    .await
+    .unwrap();
+    let rebuild_took = rebuild_started.elapsed();
+    assert_eq!(rebuilt.map(|c| c.height.0), Some(tip));
+    let rebuilt_dump = h.dump("explorer").await;
+    for (table, rows) in &incremental {
+        assert_eq!(rebuilt_dump.get(table), Some(rows), "table {table}");
+    }
+    assert_eq!(rebuilt_dump, incremental);
+    eprintln!(
+        "explorer: {} messages folded live in {incremental_took:?} (including chain building); rebuild took {rebuild_took:?}; rows per table: {:?}",
+        last,
+        incremental
+            .iter()
+            .map(|(table, rows)| (table.as_str(), rows.len()))
+            .collect::<Vec<_>>()
+    );
+
+    shutdown.cancel();
+    live.await.unwrap().unwrap();
+    h.finish().await;
+}
