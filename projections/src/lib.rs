@@ -10,6 +10,7 @@
 //! * [`runner`]: the single-writer loop over a durable JetStream consumer,
 //!   with acks after commit, notifications and reconnection; and
 //!   [`runner::rebuild`].
+//! * [`registry`]: every read model the projector runs.
 //! * [`explorer`]: the explorer read model (blocks, transactions, outputs,
 //!   addresses, statistics, history; see `docs/read-models.md`).
 
@@ -18,6 +19,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod explorer;
 pub mod model;
+pub mod registry;
 pub mod runner;
 pub mod schema;
 

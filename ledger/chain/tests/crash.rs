@@ -180,16 +180,27 @@ fn sigkill_at_random_moments() {
             killed_before_ready += 1;
         } else {
             let stdout = child.stdout.take().expect("piped stdout");
-            let mut ready = None;
-            for line in BufReader::new(stdout).lines() {
-                let line = line.expect("child output");
-                // libtest prints "test crash_child ... " on the same line.
-                if let Some((_, rest)) = line.split_once("ready ") {
-                    ready = Some(rest.to_owned());
-                    break;
+            // Read in a thread so a child that hangs before "ready" fails
+            // the test after a timeout instead of blocking it forever.
+            let (sender, receiver) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    // libtest prints "test crash_child ... " on the same line.
+                    if let Some((_, rest)) = line.split_once("ready ") {
+                        let _ = sender.send(rest.to_owned());
+                        break;
+                    }
                 }
-            }
-            let ready = ready.unwrap_or_else(|| panic!("child of round {round} died before ready"));
+            });
+            let ready = match receiver.recv_timeout(Duration::from_secs(60)) {
+                Ok(ready) => ready,
+                Err(error) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("child of round {round} never became ready ({error})");
+                }
+            };
             // The child resumed from the tip the parent checked last round
             // (or a heavier stored branch it adopted on reopen).
             if let Some((height, id)) = previous {

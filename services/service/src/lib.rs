@@ -21,13 +21,15 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-/// Sets up logging: `RUST_LOG` (default `info`), human-readable lines or
-/// one JSON object per line.
+/// Sets up logging to standard error (standard output stays for a
+/// command's own output): `RUST_LOG` (default `info`), human-readable
+/// lines or one JSON object per line.
 pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(std::io::stderr);
     // A second initialisation (tests) keeps the first subscriber.
     let _ = if json {
         builder.json().try_init()

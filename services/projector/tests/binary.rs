@@ -1,0 +1,222 @@
+//! The projector binary as an operator runs it, against the local
+//! PostgreSQL and NATS: `run` folds the stream and serves /healthz and
+//! /metrics, `status` reports each model's height and lag, `rebuild` swaps
+//! a rebuilt model in, and SIGTERM stops `run` cleanly (exit 0).
+
+#![allow(clippy::unwrap_used)] // test harness: a failed setup step fails the test
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, stream as js_stream};
+use chain::ChainConfig;
+use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
+use devenv::{Settings, TestDatabase, unique_name};
+use ledger::BlockHeight;
+
+fn devnet_config_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ledger/chain/networks/devnet.toml")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Setup {
+    db: TestDatabase,
+    database_url: String,
+    nats_url: String,
+    network: String,
+    js: jetstream::Context,
+}
+
+impl Setup {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_projector"));
+        command
+            .args(args)
+            .arg("--network")
+            .arg(&self.network)
+            .arg("--network-config")
+            .arg(devnet_config_path())
+            .env("DATABASE_URL", &self.database_url)
+            .env("NATS_URL", &self.nats_url)
+            .env_remove("PROJECTOR_CONFIG")
+            .env("RUST_LOG", "info");
+        command
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+}
+
+async fn setup() -> Setup {
+    let settings = Settings::load().expect("local services settings");
+    let db = TestDatabase::create(&settings).await.unwrap();
+    let database_url = format!(
+        "{}/{}",
+        settings.database_url.rsplit_once('/').unwrap().0,
+        db.name()
+    );
+    let client = async_nats::connect(&settings.nats_url).await.unwrap();
+    let js = jetstream::new(client);
+    let network = unique_name("p");
+    js.create_stream(js_stream::Config {
+        name: stream::stream_name(&network),
+        subjects: vec![stream::block_subjects(&network)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // The devnet genesis block, as a node publishes it.
+    let config = ChainConfig::devnet().unwrap();
+    let genesis = BlockMessage {
+        kind: BlockMessageKind::Applied,
+        height: BlockHeight(0),
+        outbox_sequence: 1,
+        block: config.genesis.clone(),
+        events: Vec::new(),
+    };
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(HEIGHT_HEADER, "0");
+    js.send_publish(
+        stream::applied_subject(&network),
+        jetstream::message::PublishMessage::build()
+            .message_id(stream::message_id(
+                BlockMessageKind::Applied,
+                &genesis.block_id(),
+                1,
+            ))
+            .headers(headers)
+            .payload(genesis.encode().into()),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    Setup {
+        db,
+        database_url,
+        nats_url: settings.nats_url,
+        network,
+        js,
+    }
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "projector did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn run_status_rebuild_and_clean_shutdown() {
+    let setup = setup().await;
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut run = setup
+        .command(&["run", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Folded: the explorer's height appears in /metrics, /healthz is ok.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((200, metrics)) = get(&format!("http://{listen}/metrics")).await
+            && metrics.contains("projector_stream_sequence{")
+            && metrics
+                .lines()
+                .any(|line| line.starts_with("projector_stream_sequence{") && line.ends_with(" 1"))
+        {
+            assert!(metrics.contains("# TYPE projector_lag_messages gauge"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "projector never folded the genesis block"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        get(&format!("http://{listen}/healthz")).await,
+        Some((200, "ok\n".to_owned()))
+    );
+    let blocks: i64 = sqlx::query_scalar("SELECT count(*) FROM explorer.block")
+        .fetch_one(setup.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(blocks, 1);
+
+    // status: the model at height 0, nothing left to fold.
+    let status = setup.output(&["status", "--sample-seconds", "0.2"]);
+    assert!(status.status.success(), "{status:?}");
+    let text = String::from_utf8(status.stdout).unwrap();
+    let explorer_line = text
+        .lines()
+        .find(|line| line.starts_with("explorer"))
+        .unwrap_or_else(|| panic!("no explorer line in:\n{text}"));
+    let columns: Vec<&str> = explorer_line.split_whitespace().collect();
+    assert_eq!(&columns[1..4], &["0", "1", "0"], "{explorer_line}");
+
+    // rebuild while `run` is live: swapped in, same content.
+    let rebuild = setup.output(&["rebuild", "explorer"]);
+    assert!(rebuild.status.success(), "{rebuild:?}");
+    assert!(
+        String::from_utf8_lossy(&rebuild.stdout).contains("rebuilt explorer to height 0"),
+        "{rebuild:?}"
+    );
+    let blocks: i64 = sqlx::query_scalar("SELECT count(*) FROM explorer.block")
+        .fetch_one(setup.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(blocks, 1);
+
+    // SIGTERM: finishes and exits 0.
+    let status = terminate(&mut run);
+    assert!(status.success(), "projector exit status {status}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("projector stopped cleanly"), "{log}");
+
+    // An unknown model is a clear error, not a panic.
+    let unknown = setup.output(&["rebuild", "nonsense"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown model \"nonsense\""));
+
+    let _ = setup
+        .js
+        .delete_stream(stream::stream_name(&setup.network))
+        .await;
+    setup.db.drop_database().await.unwrap();
+}
