@@ -76,22 +76,79 @@ pub enum ProjectionError {
 impl ProjectionError {
     /// True for failures of the infrastructure that go away by waiting
     /// (the runner reconnects and resumes from the checkpoint); false for
-    /// bad data, which stops the model until someone looks.
+    /// bad data or a bug, which stops the model until someone looks.
     pub fn is_transient(&self) -> bool {
         match self {
-            ProjectionError::Database(error) => !matches!(
-                error,
-                sqlx::Error::ColumnDecode { .. }
-                    | sqlx::Error::Decode(_)
-                    | sqlx::Error::TypeNotFound { .. }
-            ),
+            ProjectionError::Database(error) => sqlx_is_transient(error),
+            // The model's own statements fail transiently too when the
+            // server goes away under them.
+            ProjectionError::Apply { source, .. } => sqlx_is_transient(source),
+            ProjectionError::Migrate(
+                sqlx::migrate::MigrateError::Execute(inner)
+                | sqlx::migrate::MigrateError::ExecuteMigration(inner, _),
+            ) => sqlx_is_transient(inner),
             ProjectionError::Nats(_) => true,
             _ => false,
         }
     }
 }
 
+/// Whether a PostgreSQL error is about reaching the server (retry) rather
+/// than about the statement (do not retry).
+pub fn sqlx_is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            // 08: connection exception; 57: operator intervention (admin or
+            // crash shutdown, cannot connect now); 53: insufficient
+            // resources; 40001/40P01: serialization failure, deadlock.
+            code.starts_with("08")
+                || code.starts_with("57")
+                || code.starts_with("53")
+                || code == "40001"
+                || code == "40P01"
+        }),
+        _ => false,
+    }
+}
+
 /// Converts any NATS error into [`ProjectionError::Nats`].
 pub(crate) fn nats<E: std::fmt::Display>(error: E) -> ProjectionError {
     ProjectionError::Nats(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_transient_bad_data_is_not() {
+        let refused = || {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "refused",
+            ))
+        };
+        assert!(ProjectionError::Database(refused()).is_transient());
+        assert!(ProjectionError::Nats("timeout".into()).is_transient());
+        let apply = |source| ProjectionError::Apply {
+            model: "explorer".into(),
+            stream_seq: 3,
+            block: ledger::BlockId(ledger::Hash32([0; 32])),
+            height: BlockHeight(2),
+            source,
+        };
+        assert!(apply(refused()).is_transient());
+        assert!(!apply(sqlx::Error::Decode("bad row".into())).is_transient());
+        assert!(!ProjectionError::BadModelName("X".into()).is_transient());
+        assert!(
+            ProjectionError::Migrate(sqlx::migrate::MigrateError::Execute(refused()))
+                .is_transient()
+        );
+    }
 }
