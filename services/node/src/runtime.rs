@@ -566,6 +566,9 @@ impl Runtime {
         let chain = self.chain.read();
         let tip = chain.tip();
         self.status.height.store(tip.height.0, Ordering::Relaxed);
+        if let Ok(mut slot) = self.status.tip.lock() {
+            *slot = tip.id.to_string();
+        }
         self.status
             .tip_timestamp
             .store(tip.timestamp.0, Ordering::Relaxed);

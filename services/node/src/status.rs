@@ -29,6 +29,8 @@ pub struct NodeStatus {
     pub publishing: AtomicBool,
     pub syncing: AtomicBool,
     pub publish_error: Mutex<Option<String>>,
+    /// The tip's block ID in hex.
+    pub tip: Mutex<String>,
     pub p2p: OnceLock<P2pHandle>,
 }
 
@@ -168,6 +170,17 @@ impl Observable for NodeStatus {
             m.family(name, "counter", help)
                 .sample(name, &network, value);
         }
+        let tip = self.tip.lock().map(|tip| tip.clone()).unwrap_or_default();
+        m.family(
+            "node_tip_info",
+            "gauge",
+            "The tip's block ID (label); value: its height.",
+        )
+        .sample(
+            "node_tip_info",
+            &[("network", self.network.as_str()), ("block", tip.as_str())],
+            get(&self.height),
+        );
         if let Some(p2p) = self.p2p.get() {
             let s = p2p.metrics();
             let p2p_counters: [(&str, &str, u64); 6] = [
