@@ -226,6 +226,30 @@ fn nats_outage_leaves_every_block_in_the_stream_once_in_order() {
     let view = check_stream(&messages);
     assert_eq!(view.len() as u64, height + 1);
     assert_eq!(view.last(), Some(&tip));
+
+    // `node republish` sends a range again with the same IDs: all dropped.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_node"))
+        .arg("--data-dir")
+        .arg(node.dir.join("data"))
+        .arg("--network")
+        .arg(&network.file)
+        .arg("--nats-url")
+        .arg(&url)
+        .args(["republish", "--from", "1", "--to", &height.to_string()])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains(&format!("0 stored, {height} dropped as duplicates")),
+        "{printed}"
+    );
+    let again = runtime().block_on(read_stream(&url, &network.name));
+    assert_eq!(again.len(), messages.len());
 }
 
 #[test]
