@@ -17,7 +17,7 @@
 //! after a reorg back gets a new outbox sequence, so it is not mistaken for
 //! a duplicate.
 
-use ledger::{Block, BlockHeight, BlockId, codec};
+use ledger::{Block, BlockHeight, BlockId, Transaction, TransactionId, codec};
 
 use crate::events::LedgerEvent;
 
@@ -152,6 +152,43 @@ pub fn message_id(kind: BlockMessageKind, block: &BlockId, outbox_sequence: u64)
     format!("{}-{}-{}", kind.as_str(), block, outbox_sequence)
 }
 
+/// A change of a node's transaction pool, published (not persisted) on the
+/// core NATS subjects [`pool_accepted_subject`] and [`pool_dropped_subject`]
+/// in canonical bytes. Read models show these as pending, never as final.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum PoolEvent {
+    Accepted {
+        id: TransactionId,
+        transaction: Box<Transaction>,
+    },
+    Dropped {
+        id: TransactionId,
+        reason: String,
+    },
+}
+
+impl PoolEvent {
+    /// Decodes a pool event (canonical bytes within [`MESSAGE_SIZE_LIMIT`]).
+    pub fn decode(bytes: &[u8]) -> Result<PoolEvent, codec::DecodeError> {
+        codec::decode_with_limit(bytes, MESSAGE_SIZE_LIMIT)
+    }
+}
+
+/// All pool subjects of a network, e.g. `ledger.devnet.pool.>`.
+pub fn pool_subjects(network: &str) -> String {
+    format!("ledger.{}.pool.>", subject_token(network))
+}
+
+/// Subject of transactions a node's pool accepted.
+pub fn pool_accepted_subject(network: &str) -> String {
+    format!("ledger.{}.pool.accepted", subject_token(network))
+}
+
+/// Subject of transactions a node's pool dropped (with the reason).
+pub fn pool_dropped_subject(network: &str) -> String {
+    format!("ledger.{}.pool.dropped", subject_token(network))
+}
+
 /// A network name reduced to what NATS subjects and stream names allow.
 fn subject_token(network: &str) -> String {
     network
@@ -234,6 +271,8 @@ mod tests {
         assert_eq!(block_subjects("devnet"), "ledger.devnet.block.>");
         assert_eq!(applied_subject("Dev Net"), "ledger.dev_net.block.applied");
         assert_eq!(reverted_subject("devnet"), "ledger.devnet.block.reverted");
+        assert_eq!(pool_subjects("devnet"), "ledger.devnet.pool.>");
+        assert_eq!(pool_dropped_subject("devnet"), "ledger.devnet.pool.dropped");
         let id = BlockId(Hash32([0xab; 32]));
         assert!(message_id(BlockMessageKind::Reverted, &id, 5).starts_with("reverted-abab"));
         assert!(message_id(BlockMessageKind::Reverted, &id, 5).ends_with("-5"));

@@ -15,6 +15,7 @@
 //! only; reverts are the runtime's generic undo.
 
 pub mod difficulty;
+pub mod pending;
 pub mod rows;
 pub mod write;
 

@@ -365,6 +365,20 @@ async fn run(
     info!(%bound, network = %settings.network, models = models.len(), "projector running; health and metrics served");
 
     let mut tasks = tokio::task::JoinSet::new();
+    // Pending transactions follow the pool events beside the explorer.
+    if models.iter().any(|model| model.name() == "explorer") {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy_with(settings.database.clone());
+        let (nats, network, shutdown) = (nats.clone(), settings.network.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(error) =
+                projections::explorer::pending::follow_pool(pool, nats, network, shutdown).await
+            {
+                error!(%error, "pool events are not followed");
+            }
+        });
+    }
     for model in models {
         let name = model.name();
         let runner = Runner {

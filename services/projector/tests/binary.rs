@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream as js_stream};
 use chain::ChainConfig;
-use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
+use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER, PoolEvent};
 use devenv::{Settings, TestDatabase, unique_name};
-use ledger::BlockHeight;
+use ledger::{BlockHeight, codec};
 
 fn devnet_config_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ledger/chain/networks/devnet.toml")
@@ -177,6 +177,64 @@ async fn run_status_rebuild_and_clean_shutdown() {
         .await
         .unwrap();
     assert_eq!(blocks, 1);
+
+    // Pending transactions follow the pool events (core NATS).
+    let client = async_nats::connect(&setup.nats_url).await.unwrap();
+    let transaction = ledger::Transaction {
+        fee: ledger::Currency(12_345),
+        arbitrary_data: b"pending".to_vec(),
+        ..ledger::Transaction::new()
+    };
+    let id = transaction.id();
+    let accepted = PoolEvent::Accepted {
+        id,
+        transaction: Box::new(transaction),
+    };
+    let pending = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, String>("SELECT fee::text FROM explorer.pending_transaction")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // Core NATS is fire-and-forget: publish until the follower has it.
+        client
+            .publish(
+                stream::pool_accepted_subject(&setup.network),
+                codec::encode(&accepted).into(),
+            )
+            .await
+            .unwrap();
+        if pending(setup.db.pool().clone()).await == vec!["12345".to_owned()] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pending transaction never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dropped = PoolEvent::Dropped {
+        id,
+        reason: "expired".into(),
+    };
+    client
+        .publish(
+            stream::pool_dropped_subject(&setup.network),
+            codec::encode(&dropped).into(),
+        )
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pending(setup.db.pool().clone()).await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "dropped transaction stayed pending"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // status: the model at height 0, nothing left to fold.
     let status = setup.output(&["status", "--sample-seconds", "0.2"]);
