@@ -120,7 +120,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             let client = async_nats::ConnectOptions::new()
                 .retry_on_initial_connect()
                 .connection_timeout(Duration::from_secs(5))
-                .connect(url.as_str())
+                .connect(nats_servers(url))
                 .await
                 .with_context(|| format!("connecting to NATS at {url}"))?;
             info!(url = %url, publishing, "NATS");
@@ -777,6 +777,16 @@ async fn serve_submissions(
     let _ = subscription.unsubscribe().await;
 }
 
+/// The servers of a NATS URL list (`nats://a:4222,nats://b:4222`): a
+/// cluster's members, so the client can start while any one is up.
+fn nats_servers(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn unavailable() -> SubmitReply {
     SubmitReply::Rejected {
         reason: RejectReason::Unavailable,
@@ -792,7 +802,7 @@ pub async fn republish(settings: Settings, from: u64, to: u64) -> anyhow::Result
         .context("republish needs a NATS URL (--nats-url or NATS_URL)")?;
     anyhow::ensure!(from <= to, "--from {from} is above --to {to}");
     let outbox = Outbox::open_read_only(&settings.data_dir.join("outbox"))?;
-    let client = async_nats::connect(url.as_str())
+    let client = async_nats::connect(nats_servers(&url))
         .await
         .with_context(|| format!("connecting to NATS at {url}"))?;
     let jetstream = async_nats::jetstream::new(client.clone());

@@ -86,7 +86,7 @@ pub struct Options {
     /// Seed peers, comma-separated host:port.
     #[arg(long, env = "NODE_SEEDS", value_delimiter = ',', global = true)]
     pub seeds: Option<Vec<SocketAddr>>,
-    /// NATS server URL; without it the node neither publishes nor answers submissions.
+    /// NATS server URL, or a comma-separated list of a cluster's servers; without it the node neither publishes nor answers submissions.
     #[arg(long, env = "NATS_URL", global = true)]
     pub nats_url: Option<String>,
     /// Publish block events to JetStream (one node per network should) [default: true].

@@ -6,6 +6,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -141,6 +142,7 @@ pub struct NodeOptions {
     pub nats_url: Option<String>,
     pub publish: bool,
     pub p2p: Option<SocketAddr>,
+    pub stream_replicas: Option<usize>,
 }
 
 /// A `node` process; killed (SIGKILL) on drop if still running.
@@ -205,6 +207,9 @@ impl NodeProcess {
         if !self.options.seeds.is_empty() {
             let seeds: Vec<String> = self.options.seeds.iter().map(|s| s.to_string()).collect();
             command.arg("--seeds").arg(seeds.join(","));
+        }
+        if let Some(replicas) = self.options.stream_replicas {
+            command.arg("--stream-replicas").arg(replicas.to_string());
         }
         if let Some(url) = &self.options.nats_url {
             command.arg("--nats-url").arg(url);
@@ -365,7 +370,7 @@ pub fn preload(
         GENESIS_TIMESTAMP + offset + blocks + 10,
     )));
     let mut chain = Chain::new(config.clone(), clock, store, Vec::new()).unwrap();
-    let mut spendable = owner_outputs(&chain);
+    let mut spendable: VecDeque<_> = owner_outputs(&chain).into();
     let staker = key(STAKER);
     let mut next = Timestamp(GENESIS_TIMESTAMP + offset + 1);
     for _ in 0..blocks {
@@ -394,7 +399,7 @@ pub fn block_on_tip<S: ChainStore>(
     chain: &Chain<S>,
     staker: &SecretKey,
     from: Timestamp,
-    spendable: &mut Vec<(CoinOutputId, CoinOutput)>,
+    spendable: &mut VecDeque<(CoinOutputId, CoinOutput)>,
     transfers: usize,
 ) -> Block {
     let address = Address::for_public_key(&staker.public_key());
@@ -409,7 +414,7 @@ pub fn block_on_tip<S: ChainStore>(
     let mut transactions = Vec::new();
     let mut created = Vec::new();
     while transactions.len() < transfers {
-        let Some((id, output)) = spendable.pop() else {
+        let Some((id, output)) = spendable.pop_front() else {
             break;
         };
         let transaction = transfer(&chain.config().params, id, &output, 2);
@@ -562,27 +567,49 @@ impl Drop for PrivateNats {
 }
 
 /// Every message of the network's stream, in stream order, decoded.
+/// Retries for a while: right after a cluster lost a server, stream and
+/// consumer requests may time out until leaders are elected again.
 pub async fn read_stream(url: &str, network: &str) -> Vec<BlockMessage> {
-    let client = async_nats::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match try_read_stream(url, network).await {
+            Ok(messages) => return messages,
+            Err(error) => {
+                assert!(Instant::now() < deadline, "reading the stream: {error}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+async fn try_read_stream(url: &str, network: &str) -> Result<Vec<BlockMessage>, String> {
+    let client = async_nats::connect(url).await.map_err(|e| e.to_string())?;
     let jetstream = async_nats::jetstream::new(client);
-    let stream = jetstream.get_stream(stream_name(network)).await.unwrap();
+    let mut stream = jetstream
+        .get_stream(stream_name(network))
+        .await
+        .map_err(|e| e.to_string())?;
+    let total = stream
+        .info()
+        .await
+        .map_err(|e| e.to_string())?
+        .state
+        .messages;
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
         .await
-        .unwrap();
-    let mut info = stream.clone();
-    let total = info.info().await.unwrap().state.messages;
+        .map_err(|e| e.to_string())?;
     let mut messages = Vec::new();
-    let mut batch = consumer.messages().await.unwrap();
+    let mut batch = consumer.messages().await.map_err(|e| e.to_string())?;
     while (messages.len() as u64) < total {
         let message = tokio::time::timeout(Duration::from_secs(10), batch.next())
             .await
-            .expect("stream message")
-            .unwrap()
-            .unwrap();
-        messages.push(BlockMessage::decode(&message.payload).unwrap());
+            .map_err(|_| "no stream message within 10 s".to_owned())?
+            .ok_or("the consumer ended")?
+            .map_err(|e| e.to_string())?;
+        messages.push(BlockMessage::decode(&message.payload).map_err(|e| e.to_string())?);
     }
-    messages
+    Ok(messages)
 }
 
 /// Checks the stream is the node's outbox exactly once, in order: outbox
