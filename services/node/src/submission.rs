@@ -5,9 +5,10 @@
 //!   `Transaction` (at most the network's transaction size limit); the
 //!   reply is a canonical [`SubmitReply`].
 //! * `ledger.<network>.pool.accepted` / `ledger.<network>.pool.dropped`:
-//!   one canonical [`PoolEvent`] per transaction the pool admitted or let
-//!   go (confirmed transactions are not "dropped": they are in a block).
-//!   Not persisted; a read model may show them as pending.
+//!   one canonical `chain::stream::PoolEvent` per transaction the pool
+//!   admitted or let go (confirmed transactions are not "dropped": they
+//!   are in a block). Not persisted; a read model may show them as
+//!   pending.
 //!
 //! The byte layout (bincode 2 as everywhere, `u32` enum tags) is frozen by
 //! the golden test below and documented in `docs/node.md`.
@@ -15,22 +16,15 @@
 use chain::ChainError;
 use chain::mempool::PoolError;
 use chain::validation::TransactionRuleError;
+use ledger::TransactionId;
 use ledger::validation::TransactionError;
-use ledger::{Transaction, TransactionId};
+
+/// Pool events and their subjects are part of the stream contract.
+pub use chain::stream::{PoolEvent, pool_accepted_subject, pool_dropped_subject};
 
 /// The submission subject of a network.
 pub fn submit_subject(network: &str) -> String {
     format!("ledger.{}.submit", subject_token(network))
-}
-
-/// The pool-accepted subject of a network.
-pub fn pool_accepted_subject(network: &str) -> String {
-    format!("ledger.{}.pool.accepted", subject_token(network))
-}
-
-/// The pool-dropped subject of a network.
-pub fn pool_dropped_subject(network: &str) -> String {
-    format!("ledger.{}.pool.dropped", subject_token(network))
 }
 
 /// Same reduction as `chain::stream` applies to network names.
@@ -80,19 +74,6 @@ pub enum SubmitReply {
         reason: RejectReason,
         /// For people: names the value and the rule.
         message: String,
-    },
-}
-
-/// A pool change, published on the pool subjects.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub enum PoolEvent {
-    Accepted {
-        id: TransactionId,
-        transaction: Box<Transaction>,
-    },
-    Dropped {
-        id: TransactionId,
-        reason: String,
     },
 }
 
