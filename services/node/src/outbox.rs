@@ -48,6 +48,8 @@ use tracing::{info, warn};
 
 const HEADER_BYTES: usize = 4 + 8 + 1 + 8 + 32;
 const CHECKSUM_BYTES: usize = 8;
+/// Applies appended (and fsynced) at a time when following a long chain.
+const FOLLOW_CHUNK: usize = 256;
 
 /// Why the outbox cannot be used.
 #[derive(Debug, Error)]
@@ -402,6 +404,24 @@ impl Outbox {
     /// Appends the messages that bring the stream view to the chain's main
     /// chain; fsyncs once. Returns how many were appended.
     pub fn follow<S: ChainStore>(&mut self, chain: &Chain<S>) -> Result<usize, OutboxError> {
+        let mut total = 0;
+        loop {
+            let appended = self.follow_some(chain, FOLLOW_CHUNK)?;
+            total += appended;
+            if appended < FOLLOW_CHUNK {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One step of [`Outbox::follow`]: at most about `limit` messages
+    /// (all reverts down to the fork point, then up to `limit` applies),
+    /// so a first follow of a long chain never holds it all in memory.
+    fn follow_some<S: ChainStore>(
+        &mut self,
+        chain: &Chain<S>,
+        limit: usize,
+    ) -> Result<usize, OutboxError> {
         let mut buffer = Vec::new();
         let mut staged: Vec<Entry> = Vec::new();
         // Work on copies of the view so a failure leaves the outbox as it was.
@@ -428,6 +448,9 @@ impl Outbox {
         }
         let tip = chain.height();
         for height in view.len() as u64..=tip.0 {
+            if staged.len() >= limit {
+                break;
+            }
             let height = BlockHeight(height);
             let id = chain
                 .main_chain_id(height)
@@ -596,6 +619,26 @@ mod tests {
         assert_eq!(outbox.last_sequence(), 4);
         assert_eq!(outbox.acked(), 3);
         assert_eq!(outbox.applied_at(BlockHeight(2)).unwrap().sequence, 3);
+    }
+
+    #[test]
+    fn a_long_chain_is_followed_in_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Arc::new(ChainConfig::devnet().unwrap());
+        let clock = Arc::new(ManualClock::new(Timestamp(
+            config.genesis.header.timestamp.0 + 100,
+        )));
+        let mut chain = Chain::in_memory(config, clock.clone()).unwrap();
+        grow(&mut chain, &clock, FOLLOW_CHUNK + 20);
+        let mut outbox = Outbox::open(dir.path()).unwrap();
+        assert_eq!(outbox.follow(&chain).unwrap(), FOLLOW_CHUNK + 21);
+        assert_eq!(
+            outbox.view_tip(),
+            Some((chain.tip().id, BlockHeight(FOLLOW_CHUNK as u64 + 20)))
+        );
+        drop(outbox);
+        let reopened = Outbox::open(dir.path()).unwrap();
+        assert_eq!(reopened.last_sequence(), FOLLOW_CHUNK as u64 + 21);
     }
 
     #[test]

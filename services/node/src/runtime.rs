@@ -76,12 +76,14 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         );
     }
     let mut outbox = Outbox::open(&settings.data_dir.join("outbox"))?;
-    let appended = outbox.follow(&chain)?;
-    if appended > 0 {
-        info!(appended, "outbox caught up with the chain");
+    let publishing = settings.publish && settings.nats_url.is_some();
+    if publishing {
+        let appended = outbox.follow(&chain)?;
+        if appended > 0 {
+            info!(appended, "outbox caught up with the chain");
+        }
     }
     let pool = Mempool::new(MempoolConfig::default(), &chain);
-    let publishing = settings.publish && settings.nats_url.is_some();
     let status = Arc::new(NodeStatus::new(&network, publishing));
     status
         .outbox_last
@@ -161,6 +163,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         pool,
         creator: Creator::new(settings.keys.clone(), lookback),
         outbox,
+        publishing,
         wake,
         p2p: p2p.clone(),
         nats,
@@ -202,6 +205,9 @@ struct Runtime {
     pool: Mempool,
     creator: Creator,
     outbox: Arc<Mutex<Outbox>>,
+    /// Only a publishing node keeps its outbox up to date (a node started
+    /// later with publishing on catches up from its stream view).
+    publishing: bool,
     wake: Arc<Notify>,
     p2p: P2pHandle,
     nats: Option<async_nats::Client>,
@@ -521,12 +527,15 @@ impl Runtime {
         }
         let chain = self.chain.clone();
         let chain = chain.read();
-        let appended = self
-            .outbox
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .follow(&chain)
-            .context("appending to the outbox")?;
+        let appended = if self.publishing {
+            self.outbox
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .follow(&chain)
+                .context("appending to the outbox")?
+        } else {
+            0
+        };
         if appended > 0 {
             self.status
                 .outbox_last
