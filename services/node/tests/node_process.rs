@@ -362,3 +362,66 @@ fn a_partition_heals_onto_the_heavier_chain_and_the_stream_reverts() {
         "a's own tip {own_tip} was not reverted"
     );
 }
+
+#[test]
+fn two_groups_produce_apart_then_converge_on_the_heavier_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = TestNetwork::contested(dir.path());
+    let url = nats_url();
+    // b holds three quarters of the stake, a one quarter; apart at first.
+    let b = NodeProcess::start(
+        "b",
+        &dir.path().join("b"),
+        &network,
+        NodeOptions {
+            key_seed: Some(STAKER_TWO),
+            ..NodeOptions::default()
+        },
+    );
+    let mut a = NodeProcess::start(
+        "a",
+        &dir.path().join("a"),
+        &network,
+        NodeOptions {
+            key_seed: Some(STAKER),
+            nats_url: Some(url.clone()),
+            publish: true,
+            ..NodeOptions::default()
+        },
+    );
+    a.wait_height(2, Duration::from_secs(60));
+    b.wait_until("well ahead of a", Duration::from_secs(60), |b| {
+        b.height() >= a.height() + 4
+    });
+    // Reconnect: a comes back with b as its seed.
+    assert!(a.terminate().success());
+    let (own_tip, _) = stored_tip(&a.dir.join("data"), &network.config);
+    a.set_seeds(vec![b.p2p]);
+    a.restart();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ta, tb) = (a.tip(), b.tip());
+        if ta.is_some() && ta == tb && ta.as_ref().is_some_and(|(id, _)| *id != own_tip) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a {ta:?} and b {tb:?} do not converge"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.wait_until("published", Duration::from_secs(30), |n| {
+        n.metric("node_publish_lag_messages") == Some(0.0)
+    });
+    assert!(a.terminate().success());
+    let (tip, _) = stored_tip(&a.dir.join("data"), &network.config);
+    let messages = runtime().block_on(read_stream(&url, &network.name));
+    let view = check_stream(&messages);
+    assert_eq!(view.last(), Some(&tip));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.kind == BlockMessageKind::Reverted && m.block_id().to_string() == own_tip),
+        "a's own branch was not reverted in its stream"
+    );
+}

@@ -117,6 +117,29 @@ impl TestNetwork {
     pub fn new(dir: &Path, coins: usize, two_stakers: bool) -> TestNetwork {
         let name = devenv::unique_name("nodetest").replace('-', "_");
         let text = network_text(&name, coins, two_stakers);
+        TestNetwork::from_text(dir, name, text)
+    }
+
+    /// Two stakers: [`STAKER`] with 1,000 and [`STAKER_TWO`] with 3,000
+    /// blockstakes, and a target at which 4,000 blockstakes win about
+    /// once a second: the second staker's chain grows about three times
+    /// as fast.
+    pub fn contested(dir: &Path) -> TestNetwork {
+        let name = devenv::unique_name("nodetest").replace('-', "_");
+        let two = hex::encode(key(STAKER_TWO).public_key().0);
+        let text = network_text(&name, 1, true)
+            .replace(
+                &format!("value = 1000\npublic_key = \"{two}\""),
+                &format!("value = 3000\npublic_key = \"{two}\""),
+            )
+            .replace(
+                &"f".repeat(64),
+                "0010624dd2f1a9fbe76c8b4395810624dd2f1a9fbe76c8b4395810624dd2f1a9",
+            );
+        TestNetwork::from_text(dir, name, text)
+    }
+
+    fn from_text(dir: &Path, name: String, text: String) -> TestNetwork {
         let file = dir.join("network.toml");
         std::fs::write(&file, &text).unwrap();
         let config = Arc::new(ChainConfig::from_toml(&text).unwrap());
