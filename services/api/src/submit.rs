@@ -7,7 +7,8 @@
 //! (`services/node/src/submission.rs`) variant for variant, so their
 //! canonical bytes are the same; the API does not depend on the node
 //! crate (which carries p2p, store and block creation). The golden test
-//! below pins the bytes.
+//! below pins the bytes. (Pool events are part of the stream contract,
+//! `chain::stream::PoolEvent`.)
 //!
 //! Resolvers see the node only through [`Submitter`], so tests and
 //! deployments without a node can plug in their own.
@@ -66,22 +67,6 @@ pub enum SubmitReply {
     },
 }
 
-/// A pool change on `ledger.<network>.pool.accepted|dropped` (mirror of
-/// the node's `PoolEvent`).
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub enum PoolEvent {
-    Accepted {
-        id: TransactionId,
-        /// Boxed: bincode encodes a box as its content, so the bytes are
-        /// the node's.
-        transaction: Box<Transaction>,
-    },
-    Dropped {
-        id: TransactionId,
-        reason: String,
-    },
-}
-
 /// Hands a transaction to a node.
 pub trait Submitter: Send + Sync + 'static {
     /// Submits a decoded transaction; `Ok` is the node's answer.
@@ -91,11 +76,6 @@ pub trait Submitter: Send + Sync + 'static {
 /// The subject on which nodes of `network` take submissions.
 pub fn submit_subject(network: &str) -> String {
     format!("ledger.{}.submit", subject_token(network))
-}
-
-/// The subject on which nodes of `network` announce pool admissions.
-pub fn pool_accepted_subject(network: &str) -> String {
-    format!("ledger.{}.pool.accepted", subject_token(network))
 }
 
 /// The network name as `chain::stream` writes it into subjects.

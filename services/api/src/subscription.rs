@@ -13,6 +13,7 @@
 //! (`ledger.<network>.pool.accepted`, core NATS, not persisted).
 
 use async_graphql::{Context, Subscription};
+use chain::stream::{PoolEvent, pool_accepted_subject};
 use futures::{Stream, StreamExt, stream};
 use projections::runner::{HeightReached, notification_subject};
 
@@ -22,7 +23,6 @@ use crate::explorer::blocks::{BLOCK_COLUMNS, Block, BlockRow};
 use crate::explorer::chain_info::tip_height;
 use crate::explorer::pending::PendingTransaction;
 use crate::explorer::transactions::{Transaction, TransactionRow};
-use crate::submit::{PoolEvent, pool_accepted_subject};
 
 /// Most items read per notification; the rest follow with the next one.
 const BATCH: i64 = 100;
@@ -192,7 +192,7 @@ impl Subscription {
         Ok(subscriber.filter_map(move |message| {
             let network = state.network.clone();
             async move {
-                match ledger::codec::decode::<PoolEvent>(&message.payload) {
+                match PoolEvent::decode(&message.payload) {
                     Ok(PoolEvent::Accepted { id, transaction }) => Some(PendingTransaction {
                         id: id.to_string(),
                         fee: network.coins(transaction.fee),

@@ -657,13 +657,34 @@ async fn api_serves_a_folded_devnet() {
             .await
             .unwrap();
     }
+    socket
+        .send(Message::Text(
+            json!({ "id": "pending", "type": "subscribe",
+                    "payload": { "query": "subscription { pendingTransactions { id fee size } }" } })
+            .to_string()
+            .into(),
+        ))
+        .await
+        .unwrap();
     // Let the subscriptions reach NATS before the block is folded.
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let pool_event = chain::stream::PoolEvent::Accepted {
+        id: next_transfer.id(),
+        transaction: Box::new(next_transfer.clone()),
+    };
+    s.client
+        .publish(
+            chain::stream::pool_accepted_subject(&s.network),
+            codec::encode(&pool_event).into(),
+        )
+        .await
+        .unwrap();
+    let mut seen_pending = None;
     let mined_at = Instant::now();
     let block6 = s.mine(&mut net, vec![next_transfer.clone()]).await;
     let mut seen_block = None;
     let mut seen_activity = None;
-    while seen_block.is_none() || seen_activity.is_none() {
+    while seen_block.is_none() || seen_activity.is_none() || seen_pending.is_none() {
         let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
             .await
             .expect("a subscription message within 20 s")
@@ -680,6 +701,9 @@ async fn api_serves_a_folded_devnet() {
             (Some("next"), Some("activity")) => {
                 seen_activity = Some(value["payload"]["data"]["addressActivity"].clone())
             }
+            (Some("next"), Some("pending")) => {
+                seen_pending = Some(value["payload"]["data"]["pendingTransactions"].clone())
+            }
             (Some("ping"), _) => {}
             other => panic!("unexpected subscription message {other:?}: {value}"),
         }
@@ -689,6 +713,9 @@ async fn api_serves_a_folded_devnet() {
     assert_eq!(pushed["height"], 6);
     assert_eq!(pushed["id"], block6.id().to_string());
     assert_eq!(seen_activity.unwrap()["id"], next_transfer.id().to_string());
+    let pending = seen_pending.unwrap();
+    assert_eq!(pending["id"], next_transfer.id().to_string());
+    assert_eq!(pending["fee"], "0.1");
     // What was pushed is queryable.
     assert_eq!(
         s.query("{ block(height: 6) { id } }", json!({})).await["block"]["id"],
