@@ -33,6 +33,15 @@ const WRITER_LOCK: i32 = 0x5052_4f4a; // "PROJ"
 /// Advisory-lock namespace of a rebuild that wants to swap its schema in.
 const SWAP_LOCK: i32 = 0x5357_4150; // "SWAP"
 
+/// Upper bound of the payload bytes one fetch asks for. NATS closes a
+/// connection whose undelivered output passes `max_pending` (64 MiB by
+/// default) as a slow consumer, losing the messages in flight (they come
+/// back only after `ack_wait`): 256 messages of blocks with 1,000 transfers
+/// each (about 0.8 MB) already pass it. Above the largest message the
+/// server accepts (`max_payload`, 8 MB in `scripts/services`), so a single
+/// message always fits.
+const FETCH_MAX_BYTES: usize = 32 * 1024 * 1024;
+
 /// Settings shared by every model's runner.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -347,13 +356,26 @@ impl Runner {
         let mut batch = consumer
             .fetch()
             .max_messages(self.config.batch_size)
+            .max_bytes(FETCH_MAX_BYTES)
             .expires(self.config.fetch_wait)
             .messages()
             .await
             .map_err(nats)?;
         let mut messages = Vec::new();
         while let Some(message) = batch.next().await {
-            let message = message.map_err(nats)?;
+            let message = match message {
+                Ok(message) => message,
+                // The server ends a fetch whose next message would pass
+                // `max_bytes` with this status (409); what came before it
+                // is a complete, consecutive batch.
+                Err(error)
+                    if !messages.is_empty()
+                        && error.to_string().contains("Message Size Exceeds MaxBytes") =>
+                {
+                    break;
+                }
+                Err(error) => return Err(nats(error)),
+            };
             let stream_seq = message.info().map_err(nats)?.stream_sequence;
             messages.push((message, stream_seq));
         }
