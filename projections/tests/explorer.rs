@@ -12,16 +12,18 @@
 
 #[path = "../../ledger/chain/tests/common/mod.rs"]
 mod common;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, stream as js_stream};
-use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
+use async_nats::jetstream;
+use chain::stream::{self, BlockMessage, BlockMessageKind};
 use chain::{ChainUpdate, Direction};
 use common::{FEE, Net, coins, config_with, key, sign_coin_inputs};
-use devenv::{Settings, TestDatabase, unique_name};
+use devenv::{Settings, TestDatabase};
 use ledger::condition::{AtomicSwapCondition, TimeLockCondition};
 use ledger::crypto::SecretKey;
 use ledger::payload::NotaryRecord;
@@ -37,6 +39,7 @@ use projections::runner::{ModelMetrics, Runner, RunnerConfig, rebuild};
 use projections::schema::{self, RUNTIME_TABLES};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, Row};
+use support::TestServices;
 use tokio_util::sync::CancellationToken;
 
 struct Harness {
@@ -53,24 +56,14 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Harness {
-        let settings = Settings::load().expect("local services settings");
-        let db = TestDatabase::create(&settings).await.unwrap();
-        let options: PgConnectOptions = settings
-            .database_url
-            .parse::<PgConnectOptions>()
-            .unwrap()
-            .database(db.name());
-        let client = async_nats::connect(&settings.nats_url).await.unwrap();
-        let js = jetstream::new(client.clone());
-        let network = unique_name("explorer");
-        js.create_stream(js_stream::Config {
-            name: stream::stream_name(&network),
-            subjects: vec![stream::block_subjects(&network)],
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let TestServices {
+            settings,
+            db,
+            options,
+            client,
+            js,
+        } = TestServices::connect().await;
+        let network = support::create_stream(&js, "explorer").await;
         Harness {
             settings,
             db,
@@ -87,21 +80,7 @@ impl Harness {
         self.outbox += 1;
         let mut message = message;
         message.outbox_sequence = self.outbox;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(HEIGHT_HEADER, message.height.0.to_string().as_str());
-        let id = stream::message_id(message.kind, &message.block_id(), self.outbox);
-        self.js
-            .send_publish(
-                stream::subject_for(&self.network, message.kind),
-                jetstream::message::PublishMessage::build()
-                    .message_id(id)
-                    .headers(headers)
-                    .payload(message.encode().into()),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        support::publish(&self.js, &self.network, &message, message.encode()).await;
         self.published.push(message);
     }
 
@@ -139,15 +118,7 @@ impl Harness {
     }
 
     async fn last_seq(&self) -> u64 {
-        self.js
-            .get_stream(stream::stream_name(&self.network))
-            .await
-            .unwrap()
-            .info()
-            .await
-            .unwrap()
-            .state
-            .last_sequence
+        support::last_sequence(&self.js, &self.network).await
     }
 
     async fn connection(&self, schema_name: &str) -> PgConnection {

@@ -5,13 +5,16 @@
 
 #![allow(clippy::unwrap_used)] // test harness: a failed setup step should fail the test loudly
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream as js_stream};
-use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
+use async_nats::jetstream;
+use chain::stream::{self, BlockMessage, BlockMessageKind};
 use chain::{Direction, EventBody, EventPosition, LedgerEvent};
-use devenv::{Settings, TestDatabase, unique_name};
+use devenv::{Settings, TestDatabase};
 use futures::future::BoxFuture;
 use ledger::{
     Address, AddressKind, Block, BlockHeight, BlockId, BlockStakePosition, CoinOutputId, Currency,
@@ -23,6 +26,7 @@ use projections::{ProjectionError, ReadModel, schema};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
+use support::TestServices;
 use tokio_util::sync::CancellationToken;
 
 static TALLY_MIGRATOR: Migrator = sqlx::migrate!("tests/tally_migrations");
@@ -168,24 +172,14 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Harness {
-        let settings = Settings::load().expect("local services settings");
-        let db = TestDatabase::create(&settings).await.unwrap();
-        let options: PgConnectOptions = settings
-            .database_url
-            .parse::<PgConnectOptions>()
-            .unwrap()
-            .database(db.name());
-        let client = async_nats::connect(&settings.nats_url).await.unwrap();
-        let js = jetstream::new(client.clone());
-        let network = unique_name("t");
-        js.create_stream(js_stream::Config {
-            name: stream::stream_name(&network),
-            subjects: vec![stream::block_subjects(&network)],
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let TestServices {
+            settings,
+            db,
+            options,
+            client,
+            js,
+        } = TestServices::connect().await;
+        let network = support::create_stream(&js, "t").await;
         Harness {
             settings,
             db,
@@ -198,28 +192,17 @@ impl Harness {
     }
 
     async fn publish(&mut self, message: &BlockMessage) {
+        let bytes = message.encode();
+        self.publish_raw(message, bytes).await;
+    }
+
+    /// Publishes `payload` under the next outbox sequence, as if it were
+    /// `message`.
+    async fn publish_raw(&mut self, message: &BlockMessage, payload: Vec<u8>) {
         self.outbox += 1;
         let mut message = message.clone();
         message.outbox_sequence = self.outbox;
-        self.publish_raw(&message, message.encode()).await;
-    }
-
-    async fn publish_raw(&mut self, message: &BlockMessage, payload: Vec<u8>) {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(HEIGHT_HEADER, message.height.0.to_string().as_str());
-        let id = stream::message_id(message.kind, &message.block_id(), self.outbox);
-        self.js
-            .send_publish(
-                stream::subject_for(&self.network, message.kind),
-                jetstream::message::PublishMessage::build()
-                    .message_id(id)
-                    .headers(headers)
-                    .payload(payload.into()),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        support::publish(&self.js, &self.network, &message, payload).await;
     }
 
     fn runner(&self, schema_name: &str) -> Runner {
@@ -334,15 +317,7 @@ async fn publish_history(h: &mut Harness) -> (u64, Vec<BlockMessage>) {
         h.publish(&message).await;
         best.push(message);
     }
-    let last =
-        h.js.get_stream(stream::stream_name(&h.network))
-            .await
-            .unwrap()
-            .info()
-            .await
-            .unwrap()
-            .state
-            .last_sequence;
+    let last = support::last_sequence(&h.js, &h.network).await;
     (last, best)
 }
 
@@ -457,7 +432,6 @@ async fn a_corrupt_message_stops_the_model_without_partial_writes() {
     h.publish(&genesis).await;
     h.publish(&one).await;
     // Message 3: garbage bytes under a valid header.
-    h.outbox += 1;
     h.publish_raw(&two, vec![0xde, 0xad, 0xbe, 0xef]).await;
     h.publish(&two).await;
 

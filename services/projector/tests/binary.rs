@@ -5,16 +5,20 @@
 
 #![allow(clippy::unwrap_used)] // test harness: a failed setup step fails the test
 
+#[path = "../../../projections/tests/support/mod.rs"]
+mod support;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, stream as js_stream};
+use async_nats::jetstream;
 use chain::ChainConfig;
-use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER, PoolEvent};
-use devenv::{Settings, TestDatabase, unique_name};
+use chain::stream::{self, BlockMessage, BlockMessageKind, PoolEvent};
+use devenv::TestDatabase;
 use ledger::{BlockHeight, codec};
+use support::TestServices;
 
 fn devnet_config_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ledger/chain/networks/devnet.toml")
@@ -58,23 +62,9 @@ impl Setup {
 }
 
 async fn setup() -> Setup {
-    let settings = Settings::load().expect("local services settings");
-    let db = TestDatabase::create(&settings).await.unwrap();
-    let database_url = format!(
-        "{}/{}",
-        settings.database_url.rsplit_once('/').unwrap().0,
-        db.name()
-    );
-    let client = async_nats::connect(&settings.nats_url).await.unwrap();
-    let js = jetstream::new(client);
-    let network = unique_name("p");
-    js.create_stream(js_stream::Config {
-        name: stream::stream_name(&network),
-        subjects: vec![stream::block_subjects(&network)],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let services = TestServices::connect().await;
+    let database_url = services.database_url();
+    let network = support::create_stream(&services.js, "p").await;
     // The devnet genesis block, as a node publishes it.
     let config = ChainConfig::devnet().unwrap();
     let genesis = BlockMessage {
@@ -84,29 +74,13 @@ async fn setup() -> Setup {
         block: config.genesis.clone(),
         events: Vec::new(),
     };
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert(HEIGHT_HEADER, "0");
-    js.send_publish(
-        stream::applied_subject(&network),
-        jetstream::message::PublishMessage::build()
-            .message_id(stream::message_id(
-                BlockMessageKind::Applied,
-                &genesis.block_id(),
-                1,
-            ))
-            .headers(headers)
-            .payload(genesis.encode().into()),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
+    support::publish(&services.js, &network, &genesis, genesis.encode()).await;
     Setup {
-        db,
+        db: services.db,
         database_url,
-        nats_url: settings.nats_url,
+        nats_url: services.settings.nats_url,
         network,
-        js,
+        js: services.js,
     }
 }
 

@@ -8,18 +8,21 @@
 
 #[path = "../../../ledger/chain/tests/common/mod.rs"]
 mod common;
+#[path = "../../../projections/tests/support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, stream as js_stream};
-use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
+use async_nats::jetstream;
+use chain::stream::{self, BlockMessage, BlockMessageKind};
 use chain::{ChainUpdate, Direction};
 use common::{Net, coins, key, test_config, test_toml};
-use devenv::{Settings, TestDatabase, unique_name};
+use devenv::Settings;
 use ledger::{BlockHeight, Condition};
 use sqlx::{Connection, PgConnection};
+use support::TestServices;
 
 /// A chain of `blocks` blocks, each with a signed transfer.
 fn build_chain(blocks: u64) -> (Net, Vec<ChainUpdate>) {
@@ -66,29 +69,9 @@ async fn publish_chain(js: &jetstream::Context, network: &str, net: &Net, update
             });
         }
     }
-    let mut acks = Vec::new();
     for (index, mut message) in messages.into_iter().enumerate() {
         message.outbox_sequence = index as u64 + 1;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(HEIGHT_HEADER, message.height.0.to_string().as_str());
-        acks.push(
-            js.send_publish(
-                stream::subject_for(network, message.kind),
-                jetstream::message::PublishMessage::build()
-                    .message_id(stream::message_id(
-                        message.kind,
-                        &message.block_id(),
-                        message.outbox_sequence,
-                    ))
-                    .headers(headers)
-                    .payload(message.encode().into()),
-            )
-            .await
-            .unwrap(),
-        );
-    }
-    for ack in acks {
-        ack.await.unwrap();
+        support::publish(js, network, &message, message.encode()).await;
     }
 }
 
@@ -203,22 +186,15 @@ fn write_config(dir: &Path) -> PathBuf {
 
 #[tokio::test]
 async fn twenty_sigkills_while_ingesting_end_equal_to_a_rebuild() {
-    let settings = Settings::load().expect("local services settings");
-    let db = TestDatabase::create(&settings).await.unwrap();
+    let TestServices {
+        settings, db, js, ..
+    } = TestServices::connect().await;
     let database_url = format!(
         "{}/{}",
         settings.database_url.rsplit_once('/').unwrap().0,
         db.name()
     );
-    let js = jetstream::new(async_nats::connect(&settings.nats_url).await.unwrap());
-    let network = unique_name("k");
-    js.create_stream(js_stream::Config {
-        name: stream::stream_name(&network),
-        subjects: vec![stream::block_subjects(&network)],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let network = support::create_stream(&js, "k").await;
     let (net, updates) = build_chain(240);
     publish_chain(&js, &network, &net, &updates).await;
     let dir = tempfile::tempdir().unwrap();
@@ -355,15 +331,7 @@ async fn waits_for_postgres_and_nats_to_come_back_and_resumes() {
     let services = PrivateServices::start();
     let settings = services.settings();
     let js = jetstream::new(async_nats::connect(&settings.nats_url).await.unwrap());
-    let network = unique_name("o");
-    js.create_stream(js_stream::Config {
-        name: stream::stream_name(&network),
-        subjects: vec![stream::block_subjects(&network)],
-        storage: js_stream::StorageType::File,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let network = support::create_stream(&js, "o").await;
     let (net, updates) = build_chain(160);
     publish_chain(&js, &network, &net, &updates[..80]).await;
     let dir = tempfile::tempdir().unwrap();
@@ -430,23 +398,7 @@ async fn publish_more(
                     .cloned()
                     .collect(),
             };
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(HEIGHT_HEADER, message.height.0.to_string().as_str());
-            js.send_publish(
-                stream::subject_for(network, message.kind),
-                jetstream::message::PublishMessage::build()
-                    .message_id(stream::message_id(
-                        message.kind,
-                        &message.block_id(),
-                        message.outbox_sequence,
-                    ))
-                    .headers(headers)
-                    .payload(message.encode().into()),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+            support::publish(js, network, &message, message.encode()).await;
         }
     }
 }

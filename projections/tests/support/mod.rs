@@ -1,0 +1,109 @@
+//! Shared by the tests that fold a ledger stream: a database and a
+//! JetStream stream of their own on the local services, and publishing a
+//! `BlockMessage` exactly as a node does (subject by kind, `Ledger-Height`
+//! header, message ID from kind, block and outbox sequence). Included with
+//! `#[path]` by the projections and projector tests.
+
+#![allow(dead_code, clippy::unwrap_used)] // test support: not every test uses every helper
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream as js_stream};
+use chain::stream::{self, BlockMessage, HEIGHT_HEADER};
+use devenv::{Settings, TestDatabase, unique_name};
+use sqlx::postgres::PgConnectOptions;
+
+/// Connections to the local services and a fresh database.
+pub struct TestServices {
+    pub settings: Settings,
+    pub db: TestDatabase,
+    /// Connect options of the fresh database.
+    pub options: PgConnectOptions,
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+}
+
+impl TestServices {
+    pub async fn connect() -> TestServices {
+        let settings = Settings::load().expect("local services settings");
+        let db = TestDatabase::create(&settings).await.unwrap();
+        let options = settings
+            .database_url
+            .parse::<PgConnectOptions>()
+            .unwrap()
+            .database(db.name());
+        let client = async_nats::connect(&settings.nats_url).await.unwrap();
+        let js = jetstream::new(client.clone());
+        TestServices {
+            settings,
+            db,
+            options,
+            client,
+            js,
+        }
+    }
+
+    /// The fresh database's URL.
+    pub fn database_url(&self) -> String {
+        format!(
+            "{}/{}",
+            self.settings.database_url.rsplit_once('/').unwrap().0,
+            self.db.name()
+        )
+    }
+}
+
+/// Creates the ledger stream of a new, unique network (prefix + random
+/// suffix) and returns the network name.
+pub async fn create_stream(js: &jetstream::Context, prefix: &str) -> String {
+    let network = unique_name(prefix);
+    js.create_stream(js_stream::Config {
+        name: stream::stream_name(&network),
+        subjects: vec![stream::block_subjects(&network)],
+        storage: js_stream::StorageType::File,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    network
+}
+
+/// Publishes `payload` as `message` (normally `message.encode()`; other
+/// bytes for corrupt-message tests) and waits for JetStream's ack.
+pub async fn publish(
+    js: &jetstream::Context,
+    network: &str,
+    message: &BlockMessage,
+    payload: Vec<u8>,
+) {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(HEIGHT_HEADER, message.height.0.to_string().as_str());
+    js.send_publish(
+        stream::subject_for(network, message.kind),
+        jetstream::message::PublishMessage::build()
+            .message_id(stream::message_id(
+                message.kind,
+                &message.block_id(),
+                message.outbox_sequence,
+            ))
+            .headers(headers)
+            .payload(payload.into()),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+}
+
+/// The stream's last sequence.
+pub async fn last_sequence(js: &jetstream::Context, network: &str) -> u64 {
+    js.get_stream(stream::stream_name(network))
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .last_sequence
+}
