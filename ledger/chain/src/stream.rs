@@ -16,6 +16,10 @@
 //! crash repeats the same ID and JetStream drops it; a block applied again
 //! after a reorg back gets a new outbox sequence, so it is not mistaken for
 //! a duplicate.
+//!
+//! Transaction submission ([`submit_subject`], [`SubmitReply`]) is core
+//! NATS request/reply, not JetStream, but its subject and reply bytes are
+//! part of the same contract: a node answers, the API and wallets ask.
 
 use ledger::{Block, BlockHeight, BlockId, Transaction, TransactionId, codec};
 
@@ -189,6 +193,89 @@ pub fn pool_dropped_subject(network: &str) -> String {
     format!("ledger.{}.pool.dropped", subject_token(network))
 }
 
+// ---------------------------------------------------------------------------
+// Transaction submission: request/reply on `ledger.<network>.submit`.
+// ---------------------------------------------------------------------------
+
+/// The subject on which the nodes of a network take transactions, e.g.
+/// `ledger.devnet.submit` (request/reply, queue group `node`, so any one
+/// node answers). The request is one canonical `Transaction`; the reply
+/// one canonical [`SubmitReply`].
+pub fn submit_subject(network: &str) -> String {
+    format!("ledger.{}.submit", subject_token(network))
+}
+
+/// Why a node refused a transaction, as a stable code for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub enum RejectReason {
+    /// Not a canonical transaction encoding.
+    Malformed,
+    /// Above the transaction size limit.
+    TooLarge,
+    /// Fee below the size-based minimum.
+    InsufficientFee,
+    /// An input spends an output that does not exist or is spent.
+    MissingInput,
+    /// A signature does not verify.
+    BadSignature,
+    /// A fulfillment does not satisfy its condition (wrong key, time lock).
+    Unauthorized,
+    /// Spends an output a pooled transaction already spends.
+    Conflict,
+    /// Already in the pool.
+    AlreadyPooled,
+    /// The pool is full of better-paying transactions.
+    PoolFull,
+    /// Breaks another rule (balance, payload, address rule, …).
+    Invalid,
+    /// The node could not take it now (shutting down, overloaded).
+    Unavailable,
+}
+
+impl RejectReason {
+    /// The code's name for clients (e.g. GraphQL `extensions.reason`).
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectReason::Malformed => "MALFORMED",
+            RejectReason::TooLarge => "TOO_LARGE",
+            RejectReason::InsufficientFee => "INSUFFICIENT_FEE",
+            RejectReason::MissingInput => "MISSING_INPUT",
+            RejectReason::BadSignature => "BAD_SIGNATURE",
+            RejectReason::Unauthorized => "UNAUTHORIZED",
+            RejectReason::Conflict => "CONFLICT",
+            RejectReason::AlreadyPooled => "ALREADY_POOLED",
+            RejectReason::PoolFull => "POOL_FULL",
+            RejectReason::Invalid => "INVALID",
+            RejectReason::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
+/// A node's answer to a submission.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum SubmitReply {
+    Accepted {
+        id: TransactionId,
+    },
+    Rejected {
+        reason: RejectReason,
+        /// For people: names the value and the rule.
+        message: String,
+    },
+}
+
+impl SubmitReply {
+    /// Canonical bytes, as a node replies.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes a reply (canonical bytes within [`MESSAGE_SIZE_LIMIT`]).
+    pub fn decode(bytes: &[u8]) -> Result<SubmitReply, codec::DecodeError> {
+        codec::decode_with_limit(bytes, MESSAGE_SIZE_LIMIT)
+    }
+}
+
 /// A network name reduced to what NATS subjects and stream names allow.
 fn subject_token(network: &str) -> String {
     network
@@ -276,5 +363,37 @@ mod tests {
         let id = BlockId(Hash32([0xab; 32]));
         assert!(message_id(BlockMessageKind::Reverted, &id, 5).starts_with("reverted-abab"));
         assert!(message_id(BlockMessageKind::Reverted, &id, 5).ends_with("-5"));
+    }
+
+    #[test]
+    fn submit_reply_bytes_are_frozen() {
+        // bincode 2, fixed-width little-endian integers, u32 enum tags:
+        // Accepted = tag 0 then the 32-byte ID; Rejected = tag 1, the
+        // reason's tag, u64 length, UTF-8.
+        let accepted = SubmitReply::Accepted {
+            id: TransactionId(Hash32([0xab; 32])),
+        };
+        assert_eq!(
+            hex::encode(accepted.encode()),
+            format!("00000000{}", "ab".repeat(32))
+        );
+        let rejected = SubmitReply::Rejected {
+            reason: RejectReason::InsufficientFee,
+            message: "x".to_owned(),
+        };
+        assert_eq!(
+            hex::encode(rejected.encode()),
+            "01000000 02000000 0100000000000000 78".replace(' ', "")
+        );
+        assert_eq!(SubmitReply::decode(&rejected.encode()), Ok(rejected));
+        assert_eq!(SubmitReply::decode(&accepted.encode()), Ok(accepted));
+        assert!(SubmitReply::decode(&[9, 0, 0, 0]).is_err());
+        // The last variant's tag, so appending (never reordering) is the
+        // only compatible change.
+        assert_eq!(
+            hex::encode(codec::encode(&RejectReason::Unavailable)),
+            "0a000000"
+        );
+        assert_eq!(submit_subject("Dev Net"), "ledger.dev_net.submit");
     }
 }

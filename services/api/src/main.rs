@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use api::submit::{NatsSubmitter, NoNode, Submitter, submit_subject};
+use api::submit::{NatsSubmitter, NoNode, Submitter};
 use api::{ApiState, Limits, Network, ServerOptions};
+use chain::stream::submit_subject;
 use clap::{Parser, Subcommand};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -7,7 +7,7 @@ use async_graphql::{Context, Object, SimpleObject};
 use crate::context::ApiState;
 use crate::decode::{DecodedTransaction, decode_transaction, view};
 use crate::error::{ApiError, ApiResult, IntoGraphql};
-use crate::submit::SubmitReply;
+use chain::stream::SubmitReply;
 
 /// A transaction a node accepted into its pool.
 #[derive(Debug, Clone, SimpleObject)]

@@ -15,11 +15,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::submit::{NatsSubmitter, RejectReason, SubmitReply, submit_subject};
+use api::submit::NatsSubmitter;
 use api::{ApiState, Limits, Network, ServerOptions};
 use async_nats::jetstream::{self, stream as js_stream};
 use chain::ChainUpdate;
 use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
+use chain::stream::{RejectReason, SubmitReply, submit_subject};
 use common::{FEE, Net, coins, key, sign_coin_inputs, test_config};
 use devenv::{Settings, TestDatabase, unique_name};
 use futures::{SinkExt, StreamExt};

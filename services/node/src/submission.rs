@@ -10,72 +10,22 @@
 //!   are in a block). Not persisted; a read model may show them as
 //!   pending.
 //!
-//! The byte layout (bincode 2 as everywhere, `u32` enum tags) is frozen by
-//! the golden test below and documented in `docs/node.md`.
+//! This module maps the pool's refusals to the contract's stable
+//! [`RejectReason`] codes. The byte layout (bincode 2 as everywhere, `u32`
+//! enum tags) is frozen by the golden test in `chain::stream` and
+//! documented in `docs/node.md`.
 
 use chain::ChainError;
 use chain::mempool::PoolError;
 use chain::validation::TransactionRuleError;
-use ledger::TransactionId;
 use ledger::validation::TransactionError;
 
-/// Pool events and their subjects are part of the stream contract.
-pub use chain::stream::{PoolEvent, pool_accepted_subject, pool_dropped_subject};
-
-/// The submission subject of a network.
-pub fn submit_subject(network: &str) -> String {
-    format!("ledger.{}.submit", subject_token(network))
-}
-
-/// Same reduction as `chain::stream` applies to network names.
-fn subject_token(network: &str) -> String {
-    let block = chain::stream::applied_subject(network);
-    block
-        .strip_prefix("ledger.")
-        .and_then(|rest| rest.strip_suffix(".block.applied"))
-        .unwrap_or(network)
-        .to_owned()
-}
-
-/// Why a transaction was refused, as a stable code for programs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub enum RejectReason {
-    /// Not a canonical transaction encoding.
-    Malformed,
-    /// Above the transaction size limit.
-    TooLarge,
-    /// Fee below the size-based minimum.
-    InsufficientFee,
-    /// An input spends an output that does not exist or is spent.
-    MissingInput,
-    /// A signature does not verify.
-    BadSignature,
-    /// A fulfillment does not satisfy its condition (wrong key, time lock).
-    Unauthorized,
-    /// Spends an output a pooled transaction already spends.
-    Conflict,
-    /// Already in the pool.
-    AlreadyPooled,
-    /// The pool is full of better-paying transactions.
-    PoolFull,
-    /// Breaks another rule (balance, payload, address rule, …).
-    Invalid,
-    /// The node could not take it now (shutting down, overloaded).
-    Unavailable,
-}
-
-/// The answer to a submission.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub enum SubmitReply {
-    Accepted {
-        id: TransactionId,
-    },
-    Rejected {
-        reason: RejectReason,
-        /// For people: names the value and the rule.
-        message: String,
-    },
-}
+/// Pool events, the submission subject and the reply are part of the
+/// stream contract (`chain::stream`), shared with the API and wallets.
+pub use chain::stream::{
+    PoolEvent, RejectReason, SubmitReply, pool_accepted_subject, pool_dropped_subject,
+    submit_subject,
+};
 
 /// The reply for a pool refusal.
 pub fn rejection(error: &PoolError) -> SubmitReply {
@@ -123,28 +73,22 @@ pub fn classify(error: &PoolError) -> RejectReason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ledger::{Hash32, codec};
+    use ledger::{Hash32, TransactionId};
 
     #[test]
-    fn reply_bytes_are_frozen() {
-        let accepted = SubmitReply::Accepted {
-            id: TransactionId(Hash32([0xab; 32])),
-        };
+    fn pool_refusals_map_to_stable_codes() {
+        let id = TransactionId(Hash32([1; 32]));
         assert_eq!(
-            hex::encode(codec::encode(&accepted)),
-            format!("00000000{}", "ab".repeat(32))
+            classify(&PoolError::AlreadyPooled(id)),
+            RejectReason::AlreadyPooled
         );
-        let rejected = SubmitReply::Rejected {
-            reason: RejectReason::InsufficientFee,
-            message: "x".to_owned(),
-        };
-        assert_eq!(
-            hex::encode(codec::encode(&rejected)),
-            "01000000020000000100000000000000 78".replace(' ', "")
-        );
-        let decoded: SubmitReply =
-            codec::decode_with_limit(&codec::encode(&rejected), 1024).unwrap();
-        assert_eq!(decoded, rejected);
+        match rejection(&PoolError::AlreadyPooled(id)) {
+            SubmitReply::Rejected { reason, message } => {
+                assert_eq!(reason, RejectReason::AlreadyPooled);
+                assert!(message.contains(&id.to_string()), "{message}");
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
     }
 
     #[test]
