@@ -20,6 +20,12 @@
 //! Transaction submission ([`submit_subject`], [`SubmitReply`]) is core
 //! NATS request/reply, not JetStream, but its subject and reply bytes are
 //! part of the same contract: a node answers, the API and wallets ask.
+//!
+//! Backfill: a stream with limits forgets old messages. A read model that
+//! needs them asks a node on [`blocks_subject`] ([`BlocksRequest`] →
+//! [`BlocksReply`]); the node answers with the `Applied` messages of its
+//! main chain, the same bytes it published, so the model folds them
+//! exactly as it would have folded the stream.
 
 use ledger::{Block, BlockHeight, BlockId, Transaction, TransactionId, codec};
 
@@ -276,6 +282,128 @@ impl SubmitReply {
     }
 }
 
+/// Version of the block backfill contract ([`BlocksRequest`],
+/// [`BlocksReply`]); a node refuses other versions with
+/// [`BlocksRefusal::UnsupportedVersion`].
+pub const BLOCKS_PROTOCOL_VERSION: u16 = 1;
+
+/// Most blocks a node puts in one [`BlocksReply`], whatever the request
+/// asks for.
+pub const BLOCKS_PER_REPLY: u64 = 1_000;
+
+/// Largest encoded [`BlocksRequest`] a node decodes.
+pub const BLOCKS_REQUEST_SIZE_LIMIT: usize = 64;
+
+/// Largest encoded [`BlocksReply`] a consumer accepts (and the most a
+/// request may ask for): two messages at [`MESSAGE_SIZE_LIMIT`]. A node
+/// also keeps every reply within its NATS server's `max_payload`.
+pub const BLOCKS_REPLY_SIZE_LIMIT: usize = 2 * MESSAGE_SIZE_LIMIT;
+
+/// Subject of the block backfill endpoint of a network, e.g.
+/// `ledger.devnet.blocks` (core NATS request/reply, queue group `node`).
+///
+/// A read model whose stream no longer holds old messages (stream limits
+/// removed them) asks a node for the main-chain blocks it misses; the node
+/// answers from its outbox with the `Applied` messages it published.
+pub fn blocks_subject(network: &str) -> String {
+    format!("ledger.{}.blocks", subject_token(network))
+}
+
+/// A request for the `Applied` messages of the node's main chain (as its
+/// outbox describes it) at heights `from..=to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct BlocksRequest {
+    /// [`BLOCKS_PROTOCOL_VERSION`].
+    pub version: u16,
+    pub from: BlockHeight,
+    pub to: BlockHeight,
+    /// The most reply bytes the requester takes (at most
+    /// [`BLOCKS_REPLY_SIZE_LIMIT`]); the node may send fewer.
+    pub max_bytes: u32,
+}
+
+impl BlocksRequest {
+    /// A request of the current version.
+    pub fn new(from: BlockHeight, to: BlockHeight, max_bytes: u32) -> BlocksRequest {
+        BlocksRequest {
+            version: BLOCKS_PROTOCOL_VERSION,
+            from,
+            to,
+            max_bytes,
+        }
+    }
+
+    /// Canonical bytes, as sent.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes a request (canonical bytes within
+    /// [`BLOCKS_REQUEST_SIZE_LIMIT`]).
+    pub fn decode(bytes: &[u8]) -> Result<BlocksRequest, codec::DecodeError> {
+        codec::decode_with_limit(bytes, BLOCKS_REQUEST_SIZE_LIMIT)
+    }
+}
+
+/// Why a node did not serve a [`BlocksRequest`], as a stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum BlocksRefusal {
+    /// The request is not a canonical [`BlocksRequest`].
+    Malformed,
+    /// The request's version is not [`BLOCKS_PROTOCOL_VERSION`].
+    UnsupportedVersion,
+    /// `from` is above `to`.
+    BadRange,
+    /// The node has no main-chain block at `from` (it is behind).
+    Unavailable,
+    /// The block at `from` alone is larger than the reply may be.
+    TooLarge,
+    /// The node could not read its outbox.
+    Internal,
+}
+
+/// The answer to a [`BlocksRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum BlocksReply {
+    Blocks {
+        /// The height of the node's main chain (as its outbox describes it).
+        tip: BlockHeight,
+        /// Canonical [`BlockMessage`] bytes of kind `Applied`, exactly as
+        /// the node published them, at heights `from`, `from + 1`, … in
+        /// order: at least one, fewer than asked when the reply reached
+        /// its size or count cap or the node's tip.
+        messages: Vec<Vec<u8>>,
+    },
+    Refused {
+        reason: BlocksRefusal,
+        /// For people: names the value and the limit.
+        message: String,
+    },
+}
+
+impl BlocksReply {
+    /// Canonical bytes, as sent.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes a reply (canonical bytes within
+    /// [`BLOCKS_REPLY_SIZE_LIMIT`]); each message still has to pass
+    /// [`BlockMessage::decode`].
+    pub fn decode(bytes: &[u8]) -> Result<BlocksReply, codec::DecodeError> {
+        codec::decode_with_limit(bytes, BLOCKS_REPLY_SIZE_LIMIT)
+    }
+
+    /// The encoded size of a `Blocks` reply holding messages of these
+    /// lengths (enum tag, tip, vector length, and each message's length
+    /// prefix and bytes).
+    pub fn blocks_encoded_len(message_lengths: impl IntoIterator<Item = usize>) -> usize {
+        message_lengths
+            .into_iter()
+            .fold(4 + 8 + 8, |total, length| total + 8 + length)
+    }
+}
+
 /// A network name reduced to what NATS subjects and stream names allow.
 fn subject_token(network: &str) -> String {
     network
@@ -360,6 +488,7 @@ mod tests {
         assert_eq!(reverted_subject("devnet"), "ledger.devnet.block.reverted");
         assert_eq!(pool_subjects("devnet"), "ledger.devnet.pool.>");
         assert_eq!(pool_dropped_subject("devnet"), "ledger.devnet.pool.dropped");
+        assert_eq!(blocks_subject("Dev Net"), "ledger.dev_net.blocks");
         let id = BlockId(Hash32([0xab; 32]));
         assert!(message_id(BlockMessageKind::Reverted, &id, 5).starts_with("reverted-abab"));
         assert!(message_id(BlockMessageKind::Reverted, &id, 5).ends_with("-5"));
@@ -395,5 +524,32 @@ mod tests {
             "0a000000"
         );
         assert_eq!(submit_subject("Dev Net"), "ledger.dev_net.submit");
+    }
+
+    #[test]
+    fn block_requests_and_replies_round_trip_and_sizes_add_up() {
+        let request = BlocksRequest::new(BlockHeight(5), BlockHeight(9), 1 << 20);
+        assert_eq!(BlocksRequest::decode(&request.encode()), Ok(request));
+        assert!(BlocksRequest::decode(&[0; 3]).is_err());
+        assert!(matches!(
+            BlocksRequest::decode(&[0; BLOCKS_REQUEST_SIZE_LIMIT + 1]),
+            Err(codec::DecodeError::TooLarge { .. })
+        ));
+        let messages = vec![message(block().id(), 3).encode(), vec![1, 2, 3]];
+        let reply = BlocksReply::Blocks {
+            tip: BlockHeight(12),
+            messages: messages.clone(),
+        };
+        let bytes = reply.encode();
+        assert_eq!(
+            bytes.len(),
+            BlocksReply::blocks_encoded_len(messages.iter().map(Vec::len))
+        );
+        assert_eq!(BlocksReply::decode(&bytes), Ok(reply));
+        let refused = BlocksReply::Refused {
+            reason: BlocksRefusal::BadRange,
+            message: "from 9 is above to 5".to_owned(),
+        };
+        assert_eq!(BlocksReply::decode(&refused.encode()), Ok(refused));
     }
 }

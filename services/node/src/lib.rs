@@ -10,6 +10,9 @@
 //!   layer through [`p2p::ChainView`].
 //! * [`outbox`], [`publisher`]: the durable log of block messages and its
 //!   in-order, exactly-once publication to NATS JetStream.
+//! * [`blocks`]: the block backfill endpoint (`ledger.<network>.blocks`),
+//!   answered from the outbox for read models whose stream forgot old
+//!   blocks.
 //! * [`submission`]: the NATS submission endpoint's reply type and the
 //!   pool events.
 //! * [`creation`]: block creation on a timer.
@@ -19,6 +22,7 @@
 //!
 //! How to run and operate it: `docs/node.md`.
 
+pub mod blocks;
 pub mod creation;
 pub mod keys;
 pub mod outbox;

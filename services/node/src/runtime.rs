@@ -1,7 +1,7 @@
 //! The running node: wires the chain and its store, the pool, the block
-//! creator, the p2p layer, the outbox and publisher, and the NATS
-//! submission endpoint, and drives them from one loop (the only writer of
-//! the chain).
+//! creator, the p2p layer, the outbox and publisher, the NATS
+//! submission endpoint and (when publishing) the block backfill endpoint,
+//! and drives them from one loop (the only writer of the chain).
 //!
 //! The loop reacts to p2p events (sync as in `docs/p2p.md` §7, block
 //! fetches, relayed transactions, punishments), to submissions from NATS,
@@ -139,6 +139,13 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
                     wake: wake.clone(),
                 };
                 tasks.spawn(publisher.run(publisher_shutdown.clone()));
+                tasks.spawn(crate::blocks::serve_blocks(
+                    client.clone(),
+                    chain::stream::blocks_subject(&network),
+                    outbox.clone(),
+                    status.clone(),
+                    nats_shutdown.clone(),
+                ));
             }
             tasks.spawn(serve_submissions(
                 client.clone(),

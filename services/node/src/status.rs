@@ -26,6 +26,12 @@ pub struct NodeStatus {
     pub transactions_rejected: AtomicU64,
     pub outbox_last: AtomicU64,
     pub outbox_acked: AtomicU64,
+    /// Block backfill requests answered (served or refused).
+    pub block_requests: AtomicU64,
+    /// Block backfill requests refused.
+    pub block_requests_refused: AtomicU64,
+    /// Blocks sent in backfill replies.
+    pub blocks_served: AtomicU64,
     pub publishing: AtomicBool,
     pub syncing: AtomicBool,
     pub publish_error: Mutex<Option<String>>,
@@ -134,7 +140,7 @@ impl Observable for NodeStatus {
         for (name, help, value) in gauges {
             m.family(name, "gauge", help).sample(name, &network, value);
         }
-        let counters: [(&str, &str, f64); 6] = [
+        let counters: [(&str, &str, f64); 9] = [
             (
                 "node_blocks_created_total",
                 "Blocks this node created.",
@@ -164,6 +170,21 @@ impl Observable for NodeStatus {
                 "node_transactions_rejected_total",
                 "Transactions refused by the pool.",
                 get(&self.transactions_rejected),
+            ),
+            (
+                "node_block_requests_total",
+                "Block backfill requests answered (ledger.<network>.blocks).",
+                get(&self.block_requests),
+            ),
+            (
+                "node_block_requests_refused_total",
+                "Block backfill requests refused (malformed, bad range, unavailable, too large).",
+                get(&self.block_requests_refused),
+            ),
+            (
+                "node_blocks_served_total",
+                "Blocks sent in backfill replies.",
+                get(&self.blocks_served),
             ),
         ];
         for (name, help, value) in counters {
