@@ -14,11 +14,46 @@ use crate::error::{ProjectionError, StreamSequence};
 use crate::model::ReadModel;
 use crate::schema::{self, to_i64};
 
-/// One message as read from the stream.
+/// One message as read from the stream, or as a node served it.
 #[derive(Debug, Clone)]
 pub struct StreamMessage {
+    /// The stream position the checkpoint takes once the message is
+    /// folded in. For a block from a node: the position just before the
+    /// stream's first retained message.
     pub stream_seq: StreamSequence,
     pub payload: bytes::Bytes,
+    pub source: Source,
+}
+
+impl StreamMessage {
+    /// A message read from the stream at `stream_seq`.
+    pub fn from_stream(stream_seq: StreamSequence, payload: bytes::Bytes) -> StreamMessage {
+        StreamMessage {
+            stream_seq,
+            payload,
+            source: Source::Stream,
+        }
+    }
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The JetStream stream: a redelivery (position at or below the
+    /// checkpoint's) is skipped.
+    Stream,
+    /// A node's block backfill reply: must be an `Applied` block that is
+    /// the checkpoint's child; anything else is refused.
+    Node,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Stream => "stream message",
+            Source::Node => "block from a node at stream position",
+        })
+    }
 }
 
 /// What a committed batch did.
@@ -89,19 +124,34 @@ pub async fn apply_batch(
     };
 
     for message in messages {
-        if checkpoint.is_some_and(|at| message.stream_seq <= at.stream_seq) {
+        if message.source == Source::Stream
+            && checkpoint.is_some_and(|at| message.stream_seq <= at.stream_seq)
+        {
             outcome.skipped += 1;
             continue;
         }
         let block = BlockMessage::decode(&message.payload).map_err(|source| {
             ProjectionError::BadMessage {
                 model: name.to_owned(),
+                origin: message.source,
                 stream_seq: message.stream_seq,
                 source,
             }
         })?;
         let remembered = schema::remembered_at(&mut transaction, name, block.height).await?;
-        let step = decide(checkpoint.as_ref(), remembered.as_ref(), &block);
+        let mut step = decide(checkpoint.as_ref(), remembered.as_ref(), &block);
+        if message.source == Source::Node && step != Step::Apply {
+            // A node serves exactly the blocks the model misses, in order.
+            step = Step::Refuse(match (step, checkpoint) {
+                (Step::Refuse(reason), _) => reason,
+                (_, Some(at)) => format!(
+                    "a node must serve the child of block {} at height {}",
+                    at.block_id,
+                    at.height.0.saturating_add(1)
+                ),
+                (_, None) => "a node must serve the genesis block first".to_owned(),
+            });
+        }
         let block_id = block.block_id();
         match step {
             Step::Apply => {
@@ -172,6 +222,7 @@ pub async fn apply_batch(
             Step::Refuse(reason) => {
                 return Err(ProjectionError::DoesNotFollow {
                     model: name.to_owned(),
+                    origin: message.source,
                     stream_seq: message.stream_seq,
                     kind: match block.kind {
                         BlockMessageKind::Applied => "applied",

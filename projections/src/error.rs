@@ -1,10 +1,13 @@
 //! Why a read model stopped or a step failed. Bad data (a message that does
 //! not decode, a block that does not follow the checkpoint) stops one model
 //! with the stream position and the reason; infrastructure failures
-//! (PostgreSQL or NATS unavailable) are retried by the runner.
+//! (PostgreSQL or NATS unavailable, no node serving blocks the stream no
+//! longer holds) are retried by the runner.
 
-use chain::stream::BlockMessageError;
+use chain::stream::{BlockMessageError, BlocksRefusal};
 use ledger::{BlockHeight, BlockId};
+
+pub use crate::batch::Source;
 
 /// Where a message sits in the JetStream stream.
 pub type StreamSequence = u64;
@@ -12,33 +15,69 @@ pub type StreamSequence = u64;
 /// A failure of the runtime or of a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
-    /// The message at `stream_seq` is not a valid block message.
-    #[error("model {model}: stream message {stream_seq} is not a block message: {source}")]
+    /// The message at `stream_seq` (or a block a node served) is not a
+    /// valid block message.
+    #[error("model {model}: {origin} {stream_seq} is not a block message: {source}")]
     BadMessage {
         model: String,
+        origin: Source,
         stream_seq: StreamSequence,
         source: BlockMessageError,
     },
     /// The block does not continue the model's chain.
     #[error(
-        "model {model}: stream message {stream_seq} ({kind} block {block} at height {height}) does not follow the checkpoint: {reason}"
+        "model {model}: {origin} {stream_seq} ({kind} block {block} at height {height}) does not follow the checkpoint: {reason}"
     )]
     DoesNotFollow {
         model: String,
+        origin: Source,
         stream_seq: StreamSequence,
         kind: &'static str,
         block: BlockId,
         height: BlockHeight,
         reason: String,
     },
-    /// The stream no longer holds the messages the model needs next.
-    #[error(
-        "model {model}: needs stream message {needed} but the stream starts at {first}; backfill from a node is required"
-    )]
+    /// The stream no longer holds the messages the model needs next (and
+    /// backfilling from a node did not close the gap, e.g. the stream lost
+    /// more meanwhile).
+    #[error("model {model}: needs stream message {needed} but the stream starts at {first}")]
     StreamTruncated {
         model: String,
         needed: StreamSequence,
         first: StreamSequence,
+    },
+    /// The model needs blocks the stream no longer holds and no node
+    /// served them (retried with backoff).
+    #[error(
+        "model {model}: needs blocks {from}..={to} (the stream starts at message {first}, at height {first_height}); no node answered on {subject}: {reason}"
+    )]
+    NoNodeAnswered {
+        model: String,
+        from: BlockHeight,
+        to: BlockHeight,
+        first: StreamSequence,
+        first_height: BlockHeight,
+        subject: String,
+        reason: String,
+    },
+    /// A node refused to serve blocks the model needs.
+    #[error("model {model}: a node refused blocks {from}..={to} ({reason:?}): {message}")]
+    NodeRefused {
+        model: String,
+        from: BlockHeight,
+        to: BlockHeight,
+        reason: BlocksRefusal,
+        message: String,
+    },
+    /// A node's reply to a blocks request is not a blocks reply.
+    #[error(
+        "model {model}: a node's reply for blocks {from}..={to} is not a blocks reply: {reason}"
+    )]
+    BadNodeReply {
+        model: String,
+        from: BlockHeight,
+        to: BlockHeight,
+        reason: String,
     },
     /// The model's own apply code failed on a block.
     #[error(
@@ -88,6 +127,13 @@ impl ProjectionError {
                 | sqlx::migrate::MigrateError::ExecuteMigration(inner, _),
             ) => sqlx_is_transient(inner),
             ProjectionError::Nats(_) => true,
+            // Nodes come back, catch up, or recover their outbox.
+            ProjectionError::NoNodeAnswered { .. } => true,
+            ProjectionError::NodeRefused { reason, .. } => {
+                matches!(reason, BlocksRefusal::Unavailable | BlocksRefusal::Internal)
+            }
+            // The stream lost more while the model backfilled: go again.
+            ProjectionError::StreamTruncated { .. } => true,
             _ => false,
         }
     }
@@ -146,6 +192,33 @@ mod tests {
         assert!(apply(refused()).is_transient());
         assert!(!apply(sqlx::Error::Decode("bad row".into())).is_transient());
         assert!(!ProjectionError::BadModelName("X".into()).is_transient());
+        let node_refused = |reason| ProjectionError::NodeRefused {
+            model: "explorer".into(),
+            from: BlockHeight(1),
+            to: BlockHeight(9),
+            reason,
+            message: "no".into(),
+        };
+        // A node that is behind or failing may serve later; a request it
+        // calls malformed never will.
+        assert!(node_refused(BlocksRefusal::Unavailable).is_transient());
+        assert!(!node_refused(BlocksRefusal::TooLarge).is_transient());
+        assert!(!node_refused(BlocksRefusal::Malformed).is_transient());
+        let no_node = ProjectionError::NoNodeAnswered {
+            model: "explorer".into(),
+            from: BlockHeight(0),
+            to: BlockHeight(29),
+            first: 31,
+            first_height: BlockHeight(30),
+            subject: "ledger.devnet.blocks".into(),
+            reason: "no responders".into(),
+        };
+        assert!(no_node.is_transient());
+        let text = no_node.to_string();
+        assert!(
+            text.contains("0..=29") && text.contains("ledger.devnet.blocks"),
+            "{text}"
+        );
         assert!(
             ProjectionError::Migrate(sqlx::migrate::MigrateError::Execute(refused()))
                 .is_transient()

@@ -8,21 +8,34 @@
 //! consumer is re-created to deliver from the message after the checkpoint,
 //! so a crash between commit and ack, or a redelivery, never applies a
 //! block twice.
+//!
+//! Backfill: when the stream no longer holds the messages after the
+//! checkpoint (its limits removed them), or its first message is not the
+//! next block of an empty model, the runner asks a node on
+//! `ledger.<network>.blocks` (`chain::stream::BlocksRequest`) for the
+//! main-chain blocks up to the chain the stream's first retained message
+//! continues, folds them through the same batch path (each node reply in
+//! one transaction with the checkpoint, each block checked to be the
+//! checkpoint's child), and then reads the stream from its first retained
+//! message. No node answering is an outage: retried with backoff.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
-use chain::stream::{self, BlockMessage, HEIGHT_HEADER};
+use chain::stream::{
+    self, BLOCKS_PER_REPLY, BLOCKS_REPLY_SIZE_LIMIT, BlockMessage, BlockMessageKind, BlocksReply,
+    BlocksRequest, HEIGHT_HEADER,
+};
 use futures::StreamExt;
-use ledger::BlockHeight;
+use ledger::{BlockHeight, BlockId};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::batch::{BatchSettings, StreamHint, StreamMessage, apply_batch};
+use crate::batch::{BatchOutcome, BatchSettings, Source, StreamHint, StreamMessage, apply_batch};
 use crate::checkpoint::Checkpoint;
 use crate::error::{ProjectionError, nats};
 use crate::model::{ReadModel, valid_model_name};
@@ -42,6 +55,9 @@ const SWAP_LOCK: i32 = 0x5357_4150; // "SWAP"
 /// message always fits.
 const FETCH_MAX_BYTES: usize = 32 * 1024 * 1024;
 
+/// Backfilled blocks between two progress lines in the log.
+const BACKFILL_LOG_EVERY: u64 = 1_000;
+
 /// Settings shared by every model's runner.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -53,8 +69,13 @@ pub struct RunnerConfig {
     pub batch_size: usize,
     /// How long one fetch waits for messages.
     pub fetch_wait: Duration,
-    /// Pause before retrying after an outage.
+    /// Pause before the first retry after an outage; doubled after each
+    /// further failure without progress, up to `max_retry_delay`.
     pub retry_delay: Duration,
+    /// Longest pause between retries.
+    pub max_retry_delay: Duration,
+    /// How long a node may take to answer one blocks request.
+    pub backfill_timeout: Duration,
 }
 
 impl RunnerConfig {
@@ -66,6 +87,8 @@ impl RunnerConfig {
             batch_size: 256,
             fetch_wait: Duration::from_millis(500),
             retry_delay: Duration::from_secs(1),
+            max_retry_delay: Duration::from_secs(30),
+            backfill_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -83,6 +106,10 @@ pub struct ModelMetrics {
     pub transactions: AtomicU64,
     pub batches: AtomicU64,
     pub retries: AtomicU64,
+    /// Blocks folded in from a node because the stream no longer held them.
+    pub blocks_backfilled: AtomicU64,
+    /// The last outage the runner is retrying after (cleared on progress).
+    pub last_error: std::sync::Mutex<Option<String>>,
 }
 
 impl ModelMetrics {
@@ -91,6 +118,39 @@ impl ModelMetrics {
             self.height.store(at.height.0, Ordering::Relaxed);
             self.stream_seq.store(at.stream_seq, Ordering::Relaxed);
         }
+    }
+
+    fn count(&self, outcome: &BatchOutcome) {
+        self.record(outcome.checkpoint.as_ref());
+        self.blocks_applied
+            .fetch_add(outcome.applied, Ordering::Relaxed);
+        self.blocks_reverted
+            .fetch_add(outcome.reverted, Ordering::Relaxed);
+        self.messages_skipped
+            .fetch_add(outcome.skipped, Ordering::Relaxed);
+        self.events.fetch_add(outcome.events, Ordering::Relaxed);
+        self.transactions
+            .fetch_add(outcome.transactions, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.set_last_error(None);
+    }
+
+    fn set_last_error(&self, error: Option<String>) {
+        let mut slot = self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_some() || error.is_some() {
+            *slot = error;
+        }
+    }
+
+    /// The outage the runner is retrying after, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Messages in the stream the model has not folded in yet.
@@ -147,6 +207,8 @@ impl Runner {
         if !valid_model_name(name) {
             return Err(ProjectionError::BadModelName(name.to_owned()));
         }
+        let mut delay = self.config.retry_delay;
+        let mut failed_at = None;
         loop {
             let outcome = self.run_once(&shutdown, None, true).await;
             match outcome {
@@ -154,11 +216,24 @@ impl Runner {
                 Ok(RunEnd::CaughtUp(_)) => continue, // stepped aside for a swap
                 Err(error) if error.is_transient() => {
                     self.metrics.retries.fetch_add(1, Ordering::Relaxed);
-                    warn!(model = name, %error, "outage; retrying from the checkpoint");
+                    // Back off while failures repeat without progress.
+                    let position = (
+                        self.metrics.height.load(Ordering::Relaxed),
+                        self.metrics.stream_seq.load(Ordering::Relaxed),
+                    );
+                    if failed_at != Some(position) {
+                        delay = self.config.retry_delay;
+                    }
+                    failed_at = Some(position);
+                    warn!(model = name, %error, retry_in_ms = delay.as_millis() as u64,
+                          "outage; retrying from the checkpoint");
+                    self.metrics.set_last_error(Some(error.to_string()));
                     tokio::select! {
                         _ = shutdown.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(self.config.retry_delay) => {}
+                        _ = tokio::time::sleep(delay) => {}
                     }
+                    delay =
+                        (delay * 2).min(self.config.max_retry_delay.max(self.config.retry_delay));
                 }
                 Err(error) => return Err(error),
             }
@@ -212,9 +287,18 @@ impl Runner {
         let js = jetstream::new(self.nats.clone());
         let stream_name = stream::stream_name(&self.config.network);
         let mut ledger_stream = js.get_stream(&stream_name).await.map_err(nats)?;
-        let mut consumer = self
-            .position_consumer(&mut ledger_stream, checkpoint.as_ref())
-            .await?;
+        let Some(mut consumer) = self
+            .position(
+                &mut connection,
+                &mut ledger_stream,
+                &mut checkpoint,
+                shutdown,
+                live,
+            )
+            .await?
+        else {
+            return Ok(RunEnd::Shutdown);
+        };
         info!(model = name, schema = %self.schema_name, height = checkpoint.map(|c| c.height.0),
               "folding the ledger stream");
 
@@ -282,10 +366,10 @@ impl Runner {
                 if stream_seq != expected {
                     break;
                 }
-                usable.push(StreamMessage {
+                usable.push(StreamMessage::from_stream(
                     stream_seq,
-                    payload: message.payload.clone(),
-                });
+                    message.payload.clone(),
+                ));
                 acks.push(message);
                 expected += 1;
             }
@@ -295,9 +379,19 @@ impl Runner {
                     expected = position + 1,
                     "stream gap; repositioning the consumer"
                 );
-                consumer = self
-                    .position_consumer(&mut ledger_stream, checkpoint.as_ref())
-                    .await?;
+                match self
+                    .position(
+                        &mut connection,
+                        &mut ledger_stream,
+                        &mut checkpoint,
+                        shutdown,
+                        live,
+                    )
+                    .await?
+                {
+                    Some(repositioned) => consumer = repositioned,
+                    None => return Ok(RunEnd::Shutdown),
+                }
                 continue;
             }
             let hint = self.stream_hint(&ledger_stream).await;
@@ -321,18 +415,7 @@ impl Runner {
                 }
             }
             checkpoint = outcome.checkpoint;
-            self.metrics.record(checkpoint.as_ref());
-            let m = &self.metrics;
-            m.blocks_applied
-                .fetch_add(outcome.applied, Ordering::Relaxed);
-            m.blocks_reverted
-                .fetch_add(outcome.reverted, Ordering::Relaxed);
-            m.messages_skipped
-                .fetch_add(outcome.skipped, Ordering::Relaxed);
-            m.events.fetch_add(outcome.events, Ordering::Relaxed);
-            m.transactions
-                .fetch_add(outcome.transactions, Ordering::Relaxed);
-            m.batches.fetch_add(1, Ordering::Relaxed);
+            self.metrics.count(&outcome);
             if let Some(at) = checkpoint {
                 tracing::debug!(
                     model = name,
@@ -380,6 +463,240 @@ impl Runner {
             messages.push((message, stream_seq));
         }
         Ok(messages)
+    }
+
+    /// Backfills from a node what the stream no longer holds, then
+    /// (re)creates the consumer. `None` on shutdown.
+    async fn position(
+        &self,
+        connection: &mut PgConnection,
+        ledger_stream: &mut jetstream::stream::Stream,
+        checkpoint: &mut Option<Checkpoint>,
+        shutdown: &CancellationToken,
+        live: bool,
+    ) -> Result<Option<consumer::PullConsumer>, ProjectionError> {
+        if !self
+            .backfill(connection, ledger_stream, checkpoint, shutdown, live)
+            .await?
+        {
+            return Ok(None);
+        }
+        // If the stream lost more meanwhile, this is `StreamTruncated`
+        // (transient): the next round backfills again.
+        self.position_consumer(ledger_stream, checkpoint.as_ref())
+            .await
+            .map(Some)
+    }
+
+    /// Makes the stream's first retained message the next one the model
+    /// needs: when that message lies beyond the checkpoint (the stream's
+    /// limits removed older ones, or an empty model faces a stream that
+    /// does not start at genesis), folds the missing main-chain blocks in
+    /// from a node and moves the checkpoint's stream position to just
+    /// before it. `false` on shutdown.
+    async fn backfill(
+        &self,
+        connection: &mut PgConnection,
+        ledger_stream: &mut jetstream::stream::Stream,
+        checkpoint: &mut Option<Checkpoint>,
+        shutdown: &CancellationToken,
+        live: bool,
+    ) -> Result<bool, ProjectionError> {
+        let name = self.model.name();
+        let next = checkpoint.map_or(1, |at| at.stream_seq + 1);
+        let state = ledger_stream.info().await.map_err(nats)?.state.clone();
+        if state.messages == 0 || state.first_sequence < next {
+            return Ok(true);
+        }
+        let first = state.first_sequence;
+        let raw = ledger_stream.get_raw_message(first).await.map_err(nats)?;
+        let head =
+            BlockMessage::decode(&raw.payload).map_err(|source| ProjectionError::BadMessage {
+                model: name.to_owned(),
+                origin: Source::Stream,
+                stream_seq: first,
+                source,
+            })?;
+        // The chain the model must hold before the first retained message.
+        let target: Option<(BlockHeight, BlockId)> = match head.kind {
+            BlockMessageKind::Applied => head
+                .height
+                .0
+                .checked_sub(1)
+                .map(|below| (BlockHeight(below), head.block.header.parent)),
+            BlockMessageKind::Reverted => Some((head.height, head.block_id())),
+        };
+        let from = checkpoint.map_or(0, |at| at.height.0.saturating_add(1));
+        let Some((target_height, target_block)) = target.filter(|(h, _)| h.0 >= from) else {
+            // Nothing to fetch; only the stream position moves (the
+            // continuity rule then judges the first retained message).
+            if let Some(at) = checkpoint.as_mut()
+                && first > next
+            {
+                warn!(
+                    model = name,
+                    needed = next,
+                    first,
+                    height = at.height.0,
+                    "the stream no longer holds messages after the checkpoint, but the model already holds the blocks they lead to; continuing from the stream's first message"
+                );
+                let mut transaction = connection.begin().await?;
+                at.stream_seq = first - 1;
+                schema::write_checkpoint(&mut transaction, at).await?;
+                transaction.commit().await?;
+                self.metrics.record(Some(at));
+            }
+            return Ok(true);
+        };
+        let total = target_height.0 - from + 1;
+        info!(
+            model = name,
+            from,
+            to = target_height.0,
+            blocks = total,
+            stream_first = first,
+            "the stream no longer holds blocks the model needs; backfilling them from a node"
+        );
+        let hint = self.stream_hint(ledger_stream).await;
+        let settings = BatchSettings {
+            finality_depth: self.config.finality_depth,
+        };
+        let started = Instant::now();
+        let mut done = 0u64;
+        let mut logged = 0u64;
+        loop {
+            let from = checkpoint.map_or(0, |at| at.height.0.saturating_add(1));
+            if from > target_height.0 {
+                break;
+            }
+            if shutdown.is_cancelled() {
+                return Ok(false);
+            }
+            let per_request = (self.config.batch_size as u64).clamp(1, BLOCKS_PER_REPLY);
+            let to = target_height.0.min(from.saturating_add(per_request - 1));
+            let payloads = self
+                .request_blocks(BlockHeight(from), BlockHeight(to), first, head.height)
+                .await?;
+            let messages: Vec<StreamMessage> = payloads
+                .into_iter()
+                .map(|payload| StreamMessage {
+                    stream_seq: first - 1,
+                    payload: payload.into(),
+                    source: Source::Node,
+                })
+                .collect();
+            let outcome = apply_batch(
+                connection,
+                self.model.as_ref(),
+                &self.schema_name,
+                &messages,
+                hint,
+                settings,
+            )
+            .await?;
+            *checkpoint = outcome.checkpoint;
+            self.metrics.count(&outcome);
+            self.metrics
+                .blocks_backfilled
+                .fetch_add(outcome.applied, Ordering::Relaxed);
+            done += outcome.applied;
+            if let Some(at) = checkpoint.as_ref() {
+                if done - logged >= BACKFILL_LOG_EVERY {
+                    logged = done;
+                    info!(
+                        model = name,
+                        height = at.height.0,
+                        to = target_height.0,
+                        done,
+                        of = total,
+                        "backfilling from a node"
+                    );
+                }
+                if live {
+                    self.announce(at).await;
+                }
+            }
+        }
+        if let Some(at) = checkpoint.as_ref() {
+            if at.block_id != target_block {
+                warn!(model = name, height = at.height.0, node_block = %at.block_id, stream_expects = %target_block, stream_first = first,
+                      "the node's main chain differs from the chain the stream continues; the stream's first message decides whether it follows");
+            }
+            info!(
+                model = name,
+                height = at.height.0,
+                blocks = done,
+                seconds = started.elapsed().as_secs_f64(),
+                "backfill from a node done; continuing from the stream"
+            );
+        }
+        Ok(true)
+    }
+
+    /// Asks the nodes of the network for the blocks at `from..=to` (some,
+    /// in order, at least one). `first` and `first_height` describe the
+    /// stream's first retained message, for the error.
+    async fn request_blocks(
+        &self,
+        from: BlockHeight,
+        to: BlockHeight,
+        first: u64,
+        first_height: BlockHeight,
+    ) -> Result<Vec<Vec<u8>>, ProjectionError> {
+        let model = self.model.name().to_owned();
+        let subject = stream::blocks_subject(&self.config.network);
+        let request = BlocksRequest::new(
+            from,
+            to,
+            u32::try_from(BLOCKS_REPLY_SIZE_LIMIT).unwrap_or(u32::MAX),
+        );
+        let no_answer = |reason: String| ProjectionError::NoNodeAnswered {
+            model: model.clone(),
+            from,
+            to,
+            first,
+            first_height,
+            subject: subject.clone(),
+            reason,
+        };
+        let reply = tokio::time::timeout(
+            self.config.backfill_timeout,
+            self.nats.request(subject.clone(), request.encode().into()),
+        )
+        .await
+        .map_err(|_| {
+            no_answer(format!(
+                "no reply within {:?}",
+                self.config.backfill_timeout
+            ))
+        })?
+        .map_err(|error| no_answer(error.to_string()))?;
+        let bad = |reason: String| ProjectionError::BadNodeReply {
+            model: model.clone(),
+            from,
+            to,
+            reason,
+        };
+        match BlocksReply::decode(&reply.payload).map_err(|error| bad(error.to_string()))? {
+            BlocksReply::Refused { reason, message } => Err(ProjectionError::NodeRefused {
+                model: model.clone(),
+                from,
+                to,
+                reason,
+                message,
+            }),
+            BlocksReply::Blocks { messages, .. } if messages.is_empty() => {
+                Err(bad("the reply holds no block".to_owned()))
+            }
+            BlocksReply::Blocks { messages, .. } if messages.len() as u64 > to.0 - from.0 + 1 => {
+                Err(bad(format!(
+                    "the reply holds {} blocks, more than the {} asked for",
+                    messages.len(),
+                    to.0 - from.0 + 1
+                )))
+            }
+            BlocksReply::Blocks { messages, .. } => Ok(messages),
+        }
     }
 
     /// (Re)creates the durable consumer so it delivers the message after

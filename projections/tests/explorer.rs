@@ -666,10 +666,7 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
                 && a.chain.main_chain_id(m.height) == Some(m.block_id())
         })
         .enumerate()
-        .map(|(i, m)| StreamMessage {
-            stream_seq: i as u64 + 1,
-            payload: m.encode().into(),
-        })
+        .map(|(i, m)| StreamMessage::from_stream(i as u64 + 1, m.encode().into()))
         .collect();
     assert_eq!(final_chain.len() as u64, tip + 1);
     let outcome = apply_batch(

@@ -358,10 +358,7 @@ async fn incremental_with_reorgs_and_duplicates_equals_rebuild() {
     let messages: Vec<StreamMessage> = best
         .iter()
         .enumerate()
-        .map(|(i, m)| StreamMessage {
-            stream_seq: i as u64 + 1,
-            payload: m.encode().into(),
-        })
+        .map(|(i, m)| StreamMessage::from_stream(i as u64 + 1, m.encode().into()))
         .collect();
     let outcome = apply_batch(
         &mut replay,

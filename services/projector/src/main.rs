@@ -271,7 +271,7 @@ impl Observable for Observed {
 
     fn metrics(&self) -> String {
         let mut out = Metrics::new();
-        let families: [MetricFamily; 9] = [
+        let families: [MetricFamily; 10] = [
             (
                 "projector_height",
                 "gauge",
@@ -325,6 +325,12 @@ impl Observable for Observed {
                 "counter",
                 "Restarts after PostgreSQL or NATS outages.",
                 |m| m.retries.load(Ordering::Relaxed),
+            ),
+            (
+                "projector_blocks_backfilled_total",
+                "counter",
+                "Blocks folded in from a node because the stream no longer held them.",
+                |m| m.blocks_backfilled.load(Ordering::Relaxed),
             ),
         ];
         for (name, kind, help, read) in families {
