@@ -1,7 +1,7 @@
 //! Real `node` processes on loopback with real NATS: shutdown and reopen,
 //! a transaction through three nodes, a NATS outage, a late joiner that
-//! syncs 2,000 blocks (killed with SIGKILL on the way), and a partition
-//! that heals onto the heavier chain.
+//! syncs 2,000 blocks (killed with SIGKILL on the way), a partition
+//! that heals onto the heavier chain, and the block backfill endpoint.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +9,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use chain::stream::BlockMessageKind;
+use chain::stream::{BlockMessageKind, BlocksRefusal, BlocksReply, BlocksRequest, blocks_subject};
+use ledger::BlockHeight;
 use ledger::codec;
 use node::submission::{RejectReason, SubmitReply, submit_subject};
 use support::*;
@@ -423,5 +424,100 @@ fn two_groups_produce_apart_then_converge_on_the_heavier_chain() {
             .iter()
             .any(|m| m.kind == BlockMessageKind::Reverted && m.block_id().to_string() == own_tip),
         "a's own branch was not reverted in its stream"
+    );
+}
+
+#[test]
+fn the_blocks_endpoint_serves_the_published_messages_and_refuses_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = TestNetwork::new(dir.path(), 4, false);
+    let (tip, height) = preload(&dir.path().join("a/data"), &network.config, 30, 2, 0);
+    let url = nats_url();
+    let node = NodeProcess::start(
+        "a",
+        &dir.path().join("a"),
+        &network,
+        NodeOptions {
+            nats_url: Some(url.clone()),
+            publish: true,
+            ..NodeOptions::default()
+        },
+    );
+    node.wait_until("published the chain", Duration::from_secs(30), |n| {
+        n.metric("node_outbox_acknowledged").unwrap_or(0.0) >= (height + 1) as f64
+    });
+    let stream = runtime().block_on(read_stream(&url, &network.name));
+    assert_eq!(check_stream(&stream).last(), Some(&tip));
+    let subject = blocks_subject(&network.name);
+    runtime().block_on(async {
+        let client = async_nats::connect(&url).await.unwrap();
+        let ask = |payload: Vec<u8>| {
+            let client = client.clone();
+            let subject = subject.clone();
+            async move {
+                let reply = client.request(subject, payload.into()).await.unwrap();
+                BlocksReply::decode(&reply.payload).unwrap()
+            }
+        };
+        let range = |from, to, max_bytes| {
+            BlocksRequest::new(BlockHeight(from), BlockHeight(to), max_bytes).encode()
+        };
+        let blocks = |reply: BlocksReply| match reply {
+            BlocksReply::Blocks { tip, messages } => (tip.0, messages),
+            BlocksReply::Refused { reason, message } => panic!("refused: {reason:?}: {message}"),
+        };
+        let refusal = |reply: BlocksReply| match reply {
+            BlocksReply::Refused { reason, message } => {
+                assert!(!message.is_empty());
+                reason
+            }
+            BlocksReply::Blocks { messages, .. } => panic!("served {} blocks", messages.len()),
+        };
+
+        // The very bytes the node published, in height order.
+        let (served_tip, messages) = blocks(ask(range(3, 12, 1 << 20)).await);
+        assert_eq!(served_tip, height);
+        assert_eq!(messages.len(), 10);
+        for (bytes, at) in messages.iter().zip(3..) {
+            assert_eq!(bytes, &stream[at].encode(), "height {at}");
+        }
+        // Up to the tip when asked for more; from genesis.
+        let (_, all) = blocks(ask(range(0, 1_000_000, 1 << 20)).await);
+        assert_eq!(all.len() as u64, height + 1);
+        // A small max_bytes: fewer blocks, never an empty list, never more
+        // bytes than allowed.
+        let two = chain::stream::BlocksReply::blocks_encoded_len([all[1].len(), all[2].len()]);
+        let reply = ask(range(1, 30, two as u32)).await;
+        assert!(reply.encode().len() <= two);
+        assert_eq!(blocks(reply).1, all[1..3].to_vec());
+        assert_eq!(
+            refusal(ask(range(1, 30, 16)).await),
+            BlocksRefusal::TooLarge
+        );
+        // Unknown heights, a reversed range, garbage, another version.
+        assert_eq!(
+            refusal(ask(range(height + 1, height + 5, 1 << 20)).await),
+            BlocksRefusal::Unavailable
+        );
+        assert_eq!(
+            refusal(ask(range(9, 3, 1 << 20)).await),
+            BlocksRefusal::BadRange
+        );
+        assert_eq!(
+            refusal(ask(b"not a request at all".to_vec()).await),
+            BlocksRefusal::Malformed
+        );
+        let mut future = BlocksRequest::new(BlockHeight(1), BlockHeight(2), 1 << 20);
+        future.version += 1;
+        assert_eq!(
+            refusal(ask(future.encode()).await),
+            BlocksRefusal::UnsupportedVersion
+        );
+    });
+    assert!(node.metric("node_blocks_served_total").unwrap() >= (10 + height + 1 + 2) as f64);
+    assert_eq!(node.metric("node_block_requests_refused_total"), Some(5.0));
+    assert!(
+        node.tip().is_some(),
+        "the node still runs after bad requests"
     );
 }
