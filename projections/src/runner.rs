@@ -575,7 +575,13 @@ impl Runner {
             let per_request = (self.config.batch_size as u64).clamp(1, BLOCKS_PER_REPLY);
             let to = target_height.0.min(from.saturating_add(per_request - 1));
             let payloads = self
-                .request_blocks(BlockHeight(from), BlockHeight(to), first, head.height)
+                .request_blocks(
+                    BlockHeight(from),
+                    BlockHeight(to),
+                    target_height,
+                    first,
+                    head.height,
+                )
                 .await?;
             let messages: Vec<StreamMessage> = payloads
                 .into_iter()
@@ -634,12 +640,14 @@ impl Runner {
     }
 
     /// Asks the nodes of the network for the blocks at `from..=to` (some,
-    /// in order, at least one). `first` and `first_height` describe the
-    /// stream's first retained message, for the error.
+    /// in order, at least one). For the error: the model misses
+    /// `from..=missing_to`, and the stream starts at message `first`, at
+    /// `first_height`.
     async fn request_blocks(
         &self,
         from: BlockHeight,
         to: BlockHeight,
+        missing_to: BlockHeight,
         first: u64,
         first_height: BlockHeight,
     ) -> Result<Vec<Vec<u8>>, ProjectionError> {
@@ -653,7 +661,7 @@ impl Runner {
         let no_answer = |reason: String| ProjectionError::NoNodeAnswered {
             model: model.clone(),
             from,
-            to,
+            to: missing_to,
             first,
             first_height,
             subject: subject.clone(),

@@ -36,7 +36,7 @@ use projections::batch::{BatchSettings, StreamMessage, apply_batch};
 use projections::explorer::rows::address_bytes;
 use projections::explorer::{EXPLORER_MIGRATOR, Explorer};
 use projections::runner::{ModelMetrics, Runner, RunnerConfig, rebuild};
-use projections::schema::{self, RUNTIME_TABLES};
+use projections::schema;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, Row};
 use support::TestServices;
@@ -129,29 +129,7 @@ impl Harness {
 
     /// Every row of every explorer table, as text, in a fixed order.
     async fn dump(&self, schema_name: &str) -> BTreeMap<String, Vec<String>> {
-        let mut connection = self.connection(schema_name).await;
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1",
-        )
-        .bind(schema_name)
-        .fetch_all(&mut connection)
-        .await
-        .unwrap();
-        let mut dump = BTreeMap::new();
-        for table in tables
-            .into_iter()
-            .filter(|table| !RUNTIME_TABLES.contains(&table.as_str()))
-        {
-            let rows: Vec<String> =
-                sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t ORDER BY 1"))
-                    .fetch_all(&mut connection)
-                    .await
-                    .unwrap();
-            dump.insert(table, rows);
-        }
-        connection.close().await.unwrap();
-        dump
+        support::dump(&self.options, schema_name).await
     }
 
     async fn finish(self) {

@@ -1,17 +1,21 @@
 //! Shared by the tests that fold a ledger stream: a database and a
 //! JetStream stream of their own on the local services, and publishing a
 //! `BlockMessage` exactly as a node does (subject by kind, `Ledger-Height`
-//! header, message ID from kind, block and outbox sequence). Included with
-//! `#[path]` by the projections and projector tests.
+//! header, message ID from kind, block and outbox sequence), and a dump of
+//! every table of a model's schema. Included with `#[path]` by the
+//! projections and projector tests.
 
 #![allow(dead_code, clippy::unwrap_used)] // test support: not every test uses every helper
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream as js_stream};
 use chain::stream::{self, BlockMessage, HEIGHT_HEADER};
 use devenv::{Settings, TestDatabase, unique_name};
+use projections::schema::{self, RUNTIME_TABLES};
 use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
 
 /// Connections to the local services and a fresh database.
 pub struct TestServices {
@@ -106,4 +110,35 @@ pub async fn last_sequence(js: &jetstream::Context, network: &str) -> u64 {
         .unwrap()
         .state
         .last_sequence
+}
+
+/// Every row of every table of a model's schema except the runtime's own
+/// (checkpoint, undo log), as text, in a fixed order.
+pub async fn dump(options: &PgConnectOptions, schema_name: &str) -> BTreeMap<String, Vec<String>> {
+    let mut connection =
+        PgConnection::connect_with(&schema::options_for_schema(options, schema_name))
+            .await
+            .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1",
+    )
+    .bind(schema_name)
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    let mut dump = BTreeMap::new();
+    for table in tables
+        .into_iter()
+        .filter(|table| !RUNTIME_TABLES.contains(&table.as_str()))
+    {
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t ORDER BY 1"))
+                .fetch_all(&mut connection)
+                .await
+                .unwrap();
+        dump.insert(table, rows);
+    }
+    connection.close().await.unwrap();
+    dump
 }

@@ -2,7 +2,8 @@
 //! unique name, real `node` processes on loopback (killed on drop),
 //! metrics read over plain HTTP, chains preloaded into a data dir through
 //! the real store, signed transfers, a private nats-server, and reading a
-//! JetStream stream back.
+//! JetStream stream back. Also included by the projector's backfill test
+//! (which runs nodes in-process).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -203,7 +204,12 @@ impl NodeProcess {
     }
 
     fn spawn(&mut self) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_node"));
+        // Known only to the node package's own tests; other packages that
+        // include this module run nodes in-process instead.
+        let Some(binary) = option_env!("CARGO_BIN_EXE_node") else {
+            panic!("the node binary is known only to the node package's tests");
+        };
+        let mut command = Command::new(binary);
         command
             .arg("--data-dir")
             .arg(self.dir.join("data"))
