@@ -1,7 +1,10 @@
 //! The API against the real stack: a chain built in memory with the
 //! `chain` crate (the fixtures of `ledger/chain/tests/common`), published
-//! to a JetStream stream of its own, folded by the projector runtime with
-//! the explorer model into a fresh database, and served on 127.0.0.1:0.
+//! to a JetStream stream of its own as a node does, folded by the
+//! projector runtime with the explorer model into a fresh database, and
+//! served on 127.0.0.1:0. Submissions go to a real node (`node::runtime`,
+//! in-process, its store preloaded with the same chain) on the same NATS,
+//! so acceptance and every rejection reason come from the node's code.
 //! Every query and mutation is checked against that known content; a
 //! subscription receives the next block after it is folded; limits,
 //! garbage and injection attempts get GraphQL errors, never a 500.
@@ -10,28 +13,31 @@
 
 #[path = "../../../ledger/chain/tests/common/mod.rs"]
 mod common;
+#[path = "../../../projections/tests/support/mod.rs"]
+mod support;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use api::submit::NatsSubmitter;
 use api::{ApiState, Limits, Network, ServerOptions};
-use async_nats::jetstream::{self, stream as js_stream};
-use chain::ChainUpdate;
-use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
-use chain::stream::{RejectReason, SubmitReply, submit_subject};
-use common::{FEE, Net, coins, key, sign_coin_inputs, test_config};
-use devenv::{Settings, TestDatabase, unique_name};
+use async_nats::jetstream;
+use chain::stream::{self, BlockMessage, BlockMessageKind, submit_subject};
+use chain::{Chain, ChainConfig, ChainUpdate, RedbStore, SystemClock};
+use common::{FEE, Net, coins, key, sign_coin_inputs, test_toml};
+use devenv::TestDatabase;
 use futures::{SinkExt, StreamExt};
 use ledger::condition::{TimeLockCondition, TimeLockedCondition};
 use ledger::payload::NotaryRecord;
-use ledger::{Address, BlockHeight, Condition, Hash32, Payload, Transaction, codec};
+use ledger::{Address, BlockHeight, Condition, Fulfillment, Hash32, Payload, Transaction, codec};
 use projections::explorer::Explorer;
 use projections::runner::{ModelMetrics, Runner, RunnerConfig};
 use projections::schema;
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use support::TestServices;
 use tokio_util::sync::CancellationToken;
 
 struct Stack {
@@ -50,21 +56,7 @@ impl Stack {
     async fn publish(&mut self, mut message: BlockMessage) {
         self.outbox += 1;
         message.outbox_sequence = self.outbox;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(HEIGHT_HEADER, message.height.0.to_string().as_str());
-        let id = stream::message_id(message.kind, &message.block_id(), self.outbox);
-        self.js
-            .send_publish(
-                stream::subject_for(&self.network, message.kind),
-                jetstream::message::PublishMessage::build()
-                    .message_id(id)
-                    .headers(headers)
-                    .payload(message.encode().into()),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        support::publish(&self.js, &self.network, &message, message.encode()).await;
     }
 
     /// Publishes the applied blocks of an update, as the node does.
@@ -171,60 +163,111 @@ fn address_of(seed: u8) -> String {
         .unwrap()
 }
 
-/// A stand-in node on the submission subject: accepts transactions that
-/// pay at least the minimum fee, rejects the others with the node's code.
-async fn fake_node(client: async_nats::Client, network: &str, params: ledger::NetworkParams) {
-    let mut requests = client.subscribe(submit_subject(network)).await.unwrap();
-    tokio::spawn(async move {
-        while let Some(request) = requests.next().await {
-            let reply = match codec::decode::<Transaction>(&request.payload) {
-                Ok(transaction) if transaction.minimum_fee(&params) <= Some(transaction.fee) => {
-                    SubmitReply::Accepted {
-                        id: transaction.id(),
-                    }
-                }
-                Ok(transaction) => SubmitReply::Rejected {
-                    reason: RejectReason::InsufficientFee,
-                    message: format!("fee {} is below the minimum", transaction.fee.0),
-                },
-                Err(error) => SubmitReply::Rejected {
-                    reason: RejectReason::Malformed,
-                    message: error.to_string(),
-                },
-            };
-            if let Some(inbox) = request.reply {
-                client
-                    .publish(inbox, codec::encode(&reply).into())
-                    .await
-                    .unwrap();
-            }
+/// The test network (`common::test_toml`: stakers 1–3, coins of keys 1
+/// and 4, mint authority 5, every stake wins) under `name`, so that
+/// every subject the node, projector and API use is this test's own.
+fn network_config(name: &str, dir: &Path) -> (Arc<ChainConfig>, std::path::PathBuf) {
+    let text = test_toml(
+        &[("initial_target", &format!("\"{}\"", "f".repeat(64)))],
+        false,
+    )
+    .replace("name = \"chain-tests\"", &format!("name = \"{name}\""));
+    let file = dir.join("network.toml");
+    std::fs::write(&file, &text).unwrap();
+    (Arc::new(ChainConfig::from_toml(&text).unwrap()), file)
+}
+
+/// A real node, in-process (`node::runtime::run`), on `nats_url`: its
+/// block store in `dir` is first filled with `net`'s main chain through
+/// the real store, so it validates submissions against the same state the
+/// explorer shows. It does not publish blocks (the test does) and creates
+/// none; it answers `submitTransaction` and publishes pool events.
+async fn start_node(
+    net: &Net,
+    network_file: &Path,
+    dir: &Path,
+    nats_url: &str,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    let config = net.chain.config().clone();
+    {
+        let store = RedbStore::open(dir.join("chain.redb"), &config).unwrap();
+        let mut chain = Chain::new(config, Arc::new(SystemClock), store, Vec::new()).unwrap();
+        for height in 1..=net.chain.height().0 {
+            let id = net.chain.main_chain_id(BlockHeight(height)).unwrap();
+            chain
+                .accept_block(net.chain.block(&id).unwrap().unwrap())
+                .unwrap();
         }
-    });
+        assert_eq!(chain.tip().id, net.chain.tip().id);
+    }
+    let settings = node::settings::Options {
+        data_dir: Some(dir.to_path_buf()),
+        network: Some(network_file.display().to_string()),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        health_listen: Some("127.0.0.1:0".parse().unwrap()),
+        nats_url: Some(nats_url.to_owned()),
+        publish: Some(false),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let node = tokio::spawn(node::runtime::run(settings, shutdown));
+    // Ready once the node itself answers on the submission subject.
+    let client = async_nats::connect(nats_url).await.unwrap();
+    let subject = submit_subject(&net.chain.config().params.network_name);
+    let started = Instant::now();
+    loop {
+        if let Ok(reply) = client.request(subject.clone(), vec![0xff].into()).await {
+            let reply = stream::SubmitReply::decode(&reply.payload).unwrap();
+            assert!(
+                matches!(
+                    reply,
+                    stream::SubmitReply::Rejected {
+                        reason: stream::RejectReason::Malformed,
+                        ..
+                    }
+                ),
+                "{reply:?}"
+            );
+            return node;
+        }
+        assert!(!node.is_finished(), "the node stopped: {:?}", node.await);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the node did not answer submissions within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Submits `transaction`; returns the error's code and the node's reason.
+async fn rejection_of(s: &Stack, transaction: &Transaction) -> (Value, Value) {
+    let (status, body) = s
+        .post(json!({
+            "query": "mutation($e: String!) { submitTransaction(encoded: $e) { id } }",
+            "variables": { "e": hex::encode(codec::encode(transaction)) }
+        }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let extensions = &body["errors"][0]["extensions"];
+    (extensions["code"].clone(), extensions["reason"].clone())
 }
 
 #[tokio::test]
 async fn api_serves_a_folded_devnet() {
     let started = Instant::now();
-    let settings = Settings::load().expect("local services settings");
-    let db = TestDatabase::create(&settings).await.unwrap();
-    let options: PgConnectOptions = settings
-        .database_url
-        .parse::<PgConnectOptions>()
-        .unwrap()
-        .database(db.name());
-    let client = async_nats::connect(&settings.nats_url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    let network = unique_name("api");
-    js.create_stream(js_stream::Config {
-        name: stream::stream_name(&network),
-        subjects: vec![stream::block_subjects(&network)],
-        duplicate_window: Duration::from_secs(120),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-
-    let config = test_config();
+    let services = TestServices::connect().await;
+    let network = support::create_stream(&services.js, "api").await;
+    let node_dir = tempfile::tempdir().unwrap();
+    let (config, network_file) = network_config(&network, node_dir.path());
+    let TestServices {
+        settings,
+        db,
+        options,
+        client,
+        js,
+    } = services;
     let shutdown = CancellationToken::new();
     let mut runner_config = RunnerConfig::new(network.clone(), config.consensus.finality_depth);
     runner_config.fetch_wait = Duration::from_millis(50);
@@ -284,7 +327,6 @@ async fn api_serves_a_folded_devnet() {
         address,
         http: reqwest::Client::new(),
     };
-    fake_node(client.clone(), &network, config.params.clone()).await;
 
     // Known content: genesis; block 1 pays key 4 1,000 coins with data and
     // a notary record; block 2 locks 50 coins for key 9 until height
@@ -578,45 +620,20 @@ async fn api_serves_a_folded_devnet() {
     assert_eq!(decoded["coinOutputs"][0]["value"], "5");
     assert_eq!(decoded["coinOutputs"][0]["address"], address_of(7));
     assert_eq!(decoded["coinOutputs"][0]["condition"]["type"], "pubkey");
-    use base64::Engine as _;
-    let base64_text =
-        base64::engine::general_purpose::STANDARD.encode(codec::encode(&next_transfer));
-    let submitted = s
-        .query(
-            "mutation($e: String!) { submitTransaction(encoded: $e) { id } }",
-            json!({ "e": base64_text }),
-        )
-        .await;
-    assert_eq!(
-        submitted["submitTransaction"]["id"],
-        next_transfer.id().to_string()
-    );
-    let mut cheap = next_transfer.clone();
-    cheap.fee = ledger::Currency(1);
-    let (_, body) = s
-        .post(json!({
-            "query": "mutation($e: String!) { submitTransaction(encoded: $e) { id } }",
-            "variables": { "e": hex::encode(codec::encode(&cheap)) }
-        }))
-        .await;
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"],
-        "TRANSACTION_REJECTED"
-    );
-    assert_eq!(
-        body["errors"][0]["extensions"]["reason"],
-        "INSUFFICIENT_FEE"
-    );
-    assert_eq!(
-        s.error_code(
-            "mutation { submitTransaction(encoded: \"00ff00ff\") { id } }",
-            json!({})
-        )
-        .await,
-        "MALFORMED_TRANSACTION"
-    );
+    // From here a real node answers submissions (its store holds blocks
+    // 0–5, the chain the explorer shows).
+    let node_shutdown = CancellationToken::new();
+    let node = start_node(
+        &net,
+        &network_file,
+        node_dir.path(),
+        &settings.nats_url,
+        node_shutdown.clone(),
+    )
+    .await;
 
-    // Subscriptions: a new block arrives once it is folded (and queryable).
+    // Subscriptions: a new block arrives once it is folded (and queryable);
+    // the node's pool event for an accepted submission is pushed as pending.
     let mut request =
         tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
             "ws://{address}/graphql/ws"
@@ -669,17 +686,7 @@ async fn api_serves_a_folded_devnet() {
         .unwrap();
     // Let the subscriptions reach NATS before the block is folded.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pool_event = chain::stream::PoolEvent::Accepted {
-        id: next_transfer.id(),
-        transaction: Box::new(next_transfer.clone()),
-    };
-    s.client
-        .publish(
-            chain::stream::pool_accepted_subject(&s.network),
-            codec::encode(&pool_event).into(),
-        )
-        .await
-        .unwrap();
+    submit_to_the_node(&s, &net, &next_transfer).await;
     let mut seen_pending = None;
     let mined_at = Instant::now();
     let block6 = s.mine(&mut net, vec![next_transfer.clone()]).await;
@@ -767,7 +774,13 @@ async fn api_serves_a_folded_devnet() {
         "https://explorer.example"
     );
 
-    // Clean shutdown of the server and the projector.
+    // Clean shutdown of the node, the server and the projector.
+    node_shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), node)
+        .await
+        .expect("node stops")
+        .unwrap()
+        .unwrap();
     s.shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), server)
         .await
@@ -783,6 +796,83 @@ async fn api_serves_a_folded_devnet() {
     let _ = s.js.delete_stream(stream::stream_name(&s.network)).await;
     drop(s.client);
     s.db.drop_database().await.unwrap();
+}
+
+/// `submitTransaction` against the real node: `transfer` (key 4 pays key
+/// 7) is accepted with its ID; then the node's refusals arrive as
+/// TRANSACTION_REJECTED with the node's reason: the same transaction
+/// again, a double spend of its input, a forged signature, a fee below
+/// the minimum, an input that does not exist. Bytes that are not a
+/// transaction never reach the node.
+async fn submit_to_the_node(s: &Stack, net: &Net, transfer: &Transaction) {
+    use base64::Engine as _;
+    let base64_text = base64::engine::general_purpose::STANDARD.encode(codec::encode(transfer));
+    let submitted = s
+        .query(
+            "mutation($e: String!) { submitTransaction(encoded: $e) { id } }",
+            json!({ "e": base64_text }),
+        )
+        .await;
+    assert_eq!(
+        submitted["submitTransaction"]["id"],
+        transfer.id().to_string()
+    );
+    let rejected = |reason: &str| (json!("TRANSACTION_REJECTED"), json!(reason));
+    assert_eq!(rejection_of(s, transfer).await, rejected("ALREADY_POOLED"));
+
+    let double_spend = net.transfer(
+        &key(4),
+        Condition::for_public_key(&key(8).public_key()),
+        coins(6),
+        FEE,
+    );
+    assert_eq!(
+        double_spend.coin_inputs[0].parent_id,
+        transfer.coin_inputs[0].parent_id
+    );
+    assert_eq!(rejection_of(s, &double_spend).await, rejected("CONFLICT"));
+
+    let mut forged = net.transfer(
+        &key(1),
+        Condition::for_public_key(&key(8).public_key()),
+        coins(3),
+        FEE,
+    );
+    match &mut forged.coin_inputs[0].fulfillment {
+        Fulfillment::SingleSignature(fulfillment) => fulfillment.signature.0[0] ^= 1,
+        other => panic!("expected a single signature, got {other:?}"),
+    }
+    assert_eq!(rejection_of(s, &forged).await, rejected("BAD_SIGNATURE"));
+
+    let cheap = net.transfer(
+        &key(1),
+        Condition::for_public_key(&key(8).public_key()),
+        coins(3),
+        ledger::Currency(1),
+    );
+    assert_eq!(rejection_of(s, &cheap).await, rejected("INSUFFICIENT_FEE"));
+
+    let mut unknown_input = net.transfer(
+        &key(1),
+        Condition::for_public_key(&key(8).public_key()),
+        coins(3),
+        FEE,
+    );
+    unknown_input.coin_inputs[0].parent_id = ledger::CoinOutputId(Hash32([0x5a; 32]));
+    sign_coin_inputs(&mut unknown_input, &net.params(), &key(1));
+    assert_eq!(
+        rejection_of(s, &unknown_input).await,
+        rejected("MISSING_INPUT")
+    );
+
+    assert_eq!(
+        s.error_code(
+            "mutation { submitTransaction(encoded: \"00ff00ff\") { id } }",
+            json!({})
+        )
+        .await,
+        "MALFORMED_TRANSACTION"
+    );
 }
 
 /// Limits, garbage and injection attempts: GraphQL errors with codes,
