@@ -100,8 +100,9 @@ pub async fn publish(
     .unwrap();
 }
 
-/// The stream's last sequence.
-pub async fn last_sequence(js: &jetstream::Context, network: &str) -> u64 {
+/// The state (first and last sequence, message count) of a network's
+/// stream.
+pub async fn stream_state(js: &jetstream::Context, network: &str) -> js_stream::State {
     js.get_stream(stream::stream_name(network))
         .await
         .unwrap()
@@ -109,7 +110,12 @@ pub async fn last_sequence(js: &jetstream::Context, network: &str) -> u64 {
         .await
         .unwrap()
         .state
-        .last_sequence
+        .clone()
+}
+
+/// The stream's last sequence.
+pub async fn last_sequence(js: &jetstream::Context, network: &str) -> u64 {
+    stream_state(js, network).await.last_sequence
 }
 
 /// Every row of every table of a model's schema except the runtime's own

@@ -18,18 +18,17 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use chain::stream::{
     BLOCKS_PER_REPLY, BLOCKS_PROTOCOL_VERSION, BLOCKS_REPLY_SIZE_LIMIT, BlocksRefusal, BlocksReply,
     BlocksRequest,
 };
-use futures::StreamExt;
 use ledger::BlockHeight;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::outbox::Outbox;
+use crate::runtime::{next_request, subscribe_nodes};
 use crate::status::NodeStatus;
 
 /// `max_payload` of a NATS server that has not told us (the server's
@@ -147,33 +146,12 @@ pub async fn serve_blocks(
     status: Arc<NodeStatus>,
     shutdown: CancellationToken,
 ) {
-    let mut subscription = loop {
-        match client
-            .queue_subscribe(subject.clone(), "node".to_owned())
-            .await
-        {
-            Ok(subscription) => break subscription,
-            Err(error) => {
-                warn!(%error, %subject, "cannot subscribe for block requests; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+    let Some(mut subscription) =
+        subscribe_nodes(&client, &subject, "block backfill requests", &shutdown).await
+    else {
+        return;
     };
-    info!(%subject, "answering block backfill requests");
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            message = subscription.next() => match message {
-                Some(message) => message,
-                None => break,
-            },
-        };
-        let Some(reply_to) = message.reply.clone() else {
-            continue;
-        };
+    while let Some((message, reply_to)) = next_request(&mut subscription, &shutdown).await {
         let max_payload = match client.server_info().max_payload {
             0 => DEFAULT_MAX_PAYLOAD,
             known => known,

@@ -732,34 +732,13 @@ async fn serve_submissions(
     loop_sender: mpsc::Sender<Submission>,
     shutdown: CancellationToken,
 ) {
-    let mut subscription = loop {
-        match client
-            .queue_subscribe(subject.clone(), "node".to_owned())
-            .await
-        {
-            Ok(subscription) => break subscription,
-            Err(error) => {
-                warn!(%error, %subject, "cannot subscribe for submissions; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+    let Some(mut subscription) =
+        subscribe_nodes(&client, &subject, "transaction submissions", &shutdown).await
+    else {
+        return;
     };
-    info!(%subject, "answering transaction submissions");
     let limit = usize::try_from(size_limit).unwrap_or(usize::MAX);
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            message = subscription.next() => match message {
-                Some(message) => message,
-                None => break,
-            },
-        };
-        let Some(reply_to) = message.reply.clone() else {
-            continue;
-        };
+    while let Some((message, reply_to)) = next_request(&mut subscription, &shutdown).await {
         let reply = match codec::decode_with_limit::<Transaction>(&message.payload, limit) {
             Err(error) => SubmitReply::Rejected {
                 reason: if message.payload.len() > limit {
@@ -791,6 +770,52 @@ async fn serve_submissions(
         }
     }
     let _ = subscription.unsubscribe().await;
+}
+
+/// Subscribes to `subject` in the queue group `node` (so one node of the
+/// network answers each request), retrying every second until it works or
+/// `shutdown`; `None` on shutdown.
+pub(crate) async fn subscribe_nodes(
+    client: &async_nats::Client,
+    subject: &str,
+    what: &str,
+    shutdown: &CancellationToken,
+) -> Option<async_nats::Subscriber> {
+    loop {
+        match client
+            .queue_subscribe(subject.to_owned(), "node".to_owned())
+            .await
+        {
+            Ok(subscription) => {
+                info!(%subject, "answering {what}");
+                return Some(subscription);
+            }
+            Err(error) => {
+                warn!(%error, %subject, "cannot subscribe for {what}; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The next request that expects a reply; `None` on shutdown or when
+/// the subscription ends.
+pub(crate) async fn next_request(
+    subscription: &mut async_nats::Subscriber,
+    shutdown: &CancellationToken,
+) -> Option<(async_nats::Message, async_nats::Subject)> {
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            message = subscription.next() => message?,
+        };
+        if let Some(reply_to) = message.reply.clone() {
+            return Some((message, reply_to));
+        }
+    }
 }
 
 /// The servers of a NATS URL list (`nats://a:4222,nats://b:4222`): a

@@ -123,16 +123,7 @@ impl Setup {
     }
 
     async fn stream_state(&self) -> js_stream::State {
-        self.services
-            .js
-            .get_stream(stream::stream_name(&self.network.name))
-            .await
-            .unwrap()
-            .info()
-            .await
-            .unwrap()
-            .state
-            .clone()
+        support::stream_state(&self.services.js, &self.network.name).await
     }
 
     async fn wait_stream_last(&self, last: u64) {
