@@ -3,9 +3,9 @@
 //! preloaded chain to a real JetStream stream and serving
 //! `ledger.<network>.blocks`, and the explorer in real PostgreSQL:
 //!
-//! * the stream's limits drop the early blocks; a fresh model and a model
-//!   whose checkpoint lies in the dropped part both backfill from the node
-//!   and end equal to a projection of the full stream;
+//! * the stream's limits drop the early blocks; a fresh model, a rebuild
+//!   and a model whose checkpoint lies in the dropped part all backfill
+//!   from the node and end equal to a projection of the full stream;
 //! * with no node, the model reports which blocks it misses and retries;
 //!   once a node is up it catches up;
 //! * a node whose blocks do not continue the model's chain: the typed
@@ -31,7 +31,7 @@ use ledger::{BlockHeight, Timestamp};
 use node_support::{GENESIS_TIMESTAMP, STAKER, TestNetwork, block_on_tip, key, owner_outputs};
 use projections::batch::{BatchSettings, Source, StreamMessage, apply_batch};
 use projections::explorer::{EXPLORER_MIGRATOR, Explorer};
-use projections::runner::{ModelMetrics, Runner, RunnerConfig};
+use projections::runner::{ModelMetrics, Runner, RunnerConfig, rebuild};
 use projections::{ProjectionError, schema};
 use sqlx::{Connection, PgConnection};
 use support::TestServices;
@@ -298,6 +298,30 @@ async fn models_backfill_what_the_stream_dropped_and_equal_the_full_stream() {
     let at = setup.checkpoint("explorer").await.unwrap();
     assert_eq!(at.height, BlockHeight(BLOCKS));
     assert_eq!(at.block_id, setup.full.last().unwrap().block_id());
+
+    // A rebuild from the cut stream backfills too, and swaps in the same
+    // rows.
+    let rebuild_metrics = Arc::new(ModelMetrics::default());
+    let rebuilt = rebuild(
+        setup.explorer.clone(),
+        setup.services.options.clone(),
+        setup.services.client.clone(),
+        setup.runner("explorer").config,
+        CancellationToken::new(),
+        rebuild_metrics.clone(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(rebuilt.height, BlockHeight(BLOCKS));
+    assert_eq!(
+        rebuild_metrics.blocks_backfilled.load(Ordering::Relaxed),
+        first_height
+    );
+    assert_eq!(
+        support::dump(&setup.services.options, "explorer").await,
+        reference
+    );
 
     // The model at height 5 (stream position 6, no longer in the stream).
     let metrics = run_to_the_end(setup.runner("explorer_behind"), BLOCKS + 1).await;
