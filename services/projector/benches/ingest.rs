@@ -33,258 +33,29 @@
 #[path = "../../../ledger/chain/tests/common/mod.rs"]
 mod common;
 
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use async_nats::jetstream::{self, stream as js_stream};
-use chain::stream::{self, BlockMessage, BlockMessageKind, HEIGHT_HEADER};
-use chain::{ChainUpdate, Direction};
-use common::{Net, coins, key, sign_coin_inputs, test_config, test_toml};
-use devenv::{Settings, TestDatabase, unique_name};
+
+use chain::stream;
+
+use devenv::Settings;
 use futures::StreamExt;
-use ledger::crypto::SecretKey;
-use ledger::{
-    BlockHeight, CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment, Transaction,
-};
 use projections::explorer::EXPLORER_MIGRATOR;
 use projections::schema::{self, RUNTIME_TABLES};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
+use support::{
+    BenchDatabase, build_chain, create_stream, env_usize, peak_rss, publish, terminate,
+    write_network_config,
+};
 
-/// Distinct keys that own the transfer lanes (as in the chain's apply bench).
-const KEYS: usize = 200;
-/// What each transfer pays to another lane's key, and its fee.
-const AMOUNT: Currency = Currency(100_000_000);
-const TRANSFER_FEE: Currency = Currency(20_000_000);
 /// Rounds of COPY baseline; the median is reported.
 const COPY_ROUNDS: usize = 3;
-
-fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
-    match std::env::var(name) {
-        Ok(value) => value
-            .replace(['_', ','], "")
-            .parse()
-            .with_context(|| format!("{name}={value} is not a whole number")),
-        Err(_) => Ok(default),
-    }
-}
-
-/// The chain, as the messages a node publishes, with what they carry.
-struct BuiltChain {
-    messages: Vec<BlockMessage>,
-    transfers: usize,
-    transactions: usize,
-    events: usize,
-}
-
-fn applied_messages(net: &Net, update: &ChainUpdate) -> anyhow::Result<Vec<BlockMessage>> {
-    update
-        .applied
-        .iter()
-        .map(|id| {
-            Ok(BlockMessage {
-                kind: BlockMessageKind::Applied,
-                height: net.chain.node(id).context("applied block is known")?.height,
-                outbox_sequence: 0, // numbered when published
-                block: net.chain.block(id)?.context("applied block is stored")?,
-                events: update
-                    .events
-                    .iter()
-                    .filter(|event| event.block == *id && event.direction == Direction::Apply)
-                    .cloned()
-                    .collect(),
-            })
-        })
-        .collect()
-}
-
-/// Genesis, one block splitting a genesis coin into one output per lane,
-/// then rounds of one transfer per lane: each spends its lane's change
-/// output of the round before, pays `AMOUNT` to another lane's key and
-/// returns the change.
-fn build_chain(transfers: usize, per_block: usize) -> anyhow::Result<BuiltChain> {
-    let started = Instant::now();
-    let mut net = Net::new(test_config());
-    let keys: Vec<SecretKey> = (0..KEYS).map(|index| key(11 + index as u8)).collect();
-    let lanes = per_block.min(transfers).max(1);
-    let rounds = transfers.div_ceil(lanes);
-    let lane_value = Currency(
-        (AMOUNT.0 + TRANSFER_FEE.0) * rounds as u128 + coins(1).0, // a coin to spare
-    );
-
-    let genesis = net.chain.config().genesis.clone();
-    let mut messages = vec![BlockMessage {
-        kind: BlockMessageKind::Applied,
-        height: BlockHeight(0),
-        outbox_sequence: 0,
-        block: genesis,
-        events: Vec::new(),
-    }];
-
-    let (parent, funding) = net
-        .coins_of(&key(4))
-        .into_iter()
-        .max_by_key(|(_, output)| output.value)
-        .context("key 4 holds genesis coins")?;
-    let split_fee = coins(1);
-    let mut split = Transaction {
-        coin_inputs: vec![CoinInput {
-            parent_id: parent,
-            fulfillment: Fulfillment::Nil,
-        }],
-        fee: split_fee,
-        ..Transaction::new()
-    };
-    for lane in 0..lanes {
-        split.coin_outputs.push(CoinOutput {
-            value: lane_value,
-            condition: Condition::for_public_key(&keys[lane % KEYS].public_key()),
-        });
-    }
-    let spent = Currency(lane_value.0 * lanes as u128 + split_fee.0);
-    split.coin_outputs.push(CoinOutput {
-        value: funding
-            .value
-            .checked_sub(spent)
-            .context("key 4 holds enough coins for the lanes")?,
-        condition: funding.condition.clone(),
-    });
-    sign_coin_inputs(&mut split, &net.params(), &key(4));
-    let split_id = split.id();
-    let block = net.next_block(vec![split]);
-    let update = net.accept(block)?;
-    messages.extend(applied_messages(&net, &update)?);
-
-    let mut lane_outputs: Vec<(CoinOutputId, Currency)> = (0..lanes)
-        .map(|lane| {
-            (
-                CoinOutputId::for_transaction_output(&split_id, lane as u64),
-                lane_value,
-            )
-        })
-        .collect();
-    let params = net.params();
-    let mut built = 0;
-    for round in 0..rounds {
-        let count = lanes.min(transfers - built);
-        let mut block_transfers = Vec::with_capacity(count);
-        for (lane, (parent_id, value)) in lane_outputs.iter_mut().enumerate().take(count) {
-            let owner = &keys[lane % KEYS];
-            let recipient = &keys[(lane + round + 1) % KEYS];
-            let change = value
-                .checked_sub(AMOUNT)
-                .and_then(|rest| rest.checked_sub(TRANSFER_FEE))
-                .context("a lane ran out of coins")?;
-            let mut transfer = Transaction {
-                coin_inputs: vec![CoinInput {
-                    parent_id: *parent_id,
-                    fulfillment: Fulfillment::Nil,
-                }],
-                coin_outputs: vec![
-                    CoinOutput {
-                        value: AMOUNT,
-                        condition: Condition::for_public_key(&recipient.public_key()),
-                    },
-                    CoinOutput {
-                        value: change,
-                        condition: Condition::for_public_key(&owner.public_key()),
-                    },
-                ],
-                fee: TRANSFER_FEE,
-                ..Transaction::new()
-            };
-            sign_coin_inputs(&mut transfer, &params, owner);
-            *parent_id = CoinOutputId::for_transaction_output(&transfer.id(), 1);
-            *value = change;
-            block_transfers.push(transfer);
-        }
-        built += count;
-        let block = net.next_block(block_transfers);
-        let update = net.accept(block)?;
-        messages.extend(applied_messages(&net, &update)?);
-        if (round + 1) % 20 == 0 || round + 1 == rounds {
-            println!(
-                "  built {built:>9} transfers in {:>4} blocks ({:.1}s)",
-                round + 1,
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    let transactions = messages
-        .iter()
-        .map(|message| message.block.transactions.len())
-        .sum();
-    let events = messages.iter().map(|message| message.events.len()).sum();
-    Ok(BuiltChain {
-        messages,
-        transfers: built,
-        transactions,
-        events,
-    })
-}
-
-/// Publishes the messages as a node does (outbox sequence from 1, message
-/// ID for deduplication, height header); returns the bytes published.
-async fn publish(
-    js: &jetstream::Context,
-    network: &str,
-    messages: &mut [BlockMessage],
-) -> anyhow::Result<usize> {
-    let mut acks = Vec::with_capacity(messages.len());
-    let mut bytes = 0;
-    for (index, message) in messages.iter_mut().enumerate() {
-        message.outbox_sequence = index as u64 + 1;
-        let payload = message.encode();
-        bytes += payload.len();
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(HEIGHT_HEADER, message.height.0.to_string().as_str());
-        acks.push(
-            js.send_publish(
-                stream::subject_for(network, message.kind),
-                jetstream::message::PublishMessage::build()
-                    .message_id(stream::message_id(
-                        message.kind,
-                        &message.block_id(),
-                        message.outbox_sequence,
-                    ))
-                    .headers(headers)
-                    .payload(payload.into()),
-            )
-            .await?,
-        );
-    }
-    for ack in acks {
-        ack.await?;
-    }
-    Ok(bytes)
-}
-
-/// Peak resident set of a process in bytes (`VmHWM`), if readable.
-fn peak_rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-fn terminate(child: &mut Child) -> anyhow::Result<()> {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()?;
-    if !status.success() {
-        bail!(
-            "could not send SIGTERM to the projector (pid {})",
-            child.id()
-        );
-    }
-    let exit = child.wait()?;
-    if !exit.success() {
-        bail!("the projector exited with {exit} after SIGTERM");
-    }
-    Ok(())
-}
 
 struct IngestRun {
     seconds: f64,
@@ -347,7 +118,7 @@ async fn run_projector(
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     peak = peak_rss(pid).unwrap_or(peak).max(peak);
-    terminate(&mut child)?;
+    terminate(&mut child, "projector")?;
     watcher.close().await?;
     Ok(IngestRun {
         seconds,
@@ -464,14 +235,7 @@ async fn main() -> anyhow::Result<()> {
     let mut chain = build_chain(transfers, per_block)?;
     let tip = chain.messages.last().map_or(0, |message| message.height.0);
 
-    let network = unique_name("bench");
-    let js = jetstream::new(async_nats::connect(&settings.nats_url).await?);
-    js.create_stream(js_stream::Config {
-        name: stream::stream_name(&network),
-        subjects: vec![stream::block_subjects(&network)],
-        ..Default::default()
-    })
-    .await?;
+    let (js, network) = create_stream(&settings, "bench").await?;
     let started = Instant::now();
     let published = publish(&js, &network, &mut chain.messages).await?;
     println!(
@@ -483,31 +247,13 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(chain.messages);
 
-    let db = TestDatabase::create(&settings).await?;
-    let base: PgConnectOptions = settings.database_url.parse()?;
-    let database = base.database(db.name());
-    let database_url = format!(
-        "{}/{}",
-        settings
-            .database_url
-            .rsplit_once('/')
-            .context("DATABASE_URL has a database name")?
-            .0,
-        db.name()
-    );
+    let database = BenchDatabase::create(&settings).await?;
     let dir = tempfile::tempdir()?;
-    let network_config = dir.path().join("network.toml");
-    std::fs::write(
-        &network_config,
-        test_toml(
-            &[("initial_target", &format!("\"{}\"", "f".repeat(64)))],
-            false,
-        ),
-    )?;
+    let network_config = write_network_config(dir.path())?;
 
     println!("projector run --models explorer --batch-size {batch_size} (until height {tip})");
     let ingest = run_projector(
-        &database_url,
+        &database.url,
         &settings.nats_url,
         &network,
         &network_config,
@@ -517,10 +263,10 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     println!("COPY baseline: {COPY_ROUNDS} rounds of the same rows into explorer_copy");
-    let copy = copy_baseline(&database).await?;
+    let copy = copy_baseline(&database.options).await?;
 
     let _ = js.delete_stream(stream::stream_name(&network)).await;
-    db.drop_database().await?;
+    database.db.drop_database().await?;
 
     let ratio = copy.seconds / ingest.seconds;
     println!();

@@ -10,6 +10,12 @@ use crate::context::{ApiState, Network};
 use crate::error::{ApiResult, IntoGraphql};
 use crate::paging::{KeyPart, ListQuery, Page, PageArgs, SqlValue};
 
+/// Columns of an address row (also what the HTTP benchmark's pgbench
+/// script selects).
+pub const ADDRESS_FIELDS: &str = "address, kind, blockstake_balance::text AS blockstake_balance,
+        coin_outputs_unspent, blockstake_outputs_unspent, outputs_received,
+        transaction_count, blocks_created, first_seen, last_seen";
+
 /// A row of `explorer.address`.
 #[derive(Debug, sqlx::FromRow)]
 struct AddressRow {
@@ -203,15 +209,11 @@ async fn coin_balance(state: &ApiState, address: &[u8]) -> ApiResult<CoinBalance
 
 /// The address row for a stored address.
 pub async fn address_info(state: &ApiState, stored: &[u8]) -> ApiResult<Option<AddressInfo>> {
-    let row: Option<AddressRow> = sqlx::query_as(
-        "SELECT address, kind, blockstake_balance::text AS blockstake_balance,
-                coin_outputs_unspent, blockstake_outputs_unspent, outputs_received,
-                transaction_count, blocks_created, first_seen, last_seen
-           FROM explorer.address WHERE address = $1",
-    )
-    .bind(stored)
-    .fetch_optional(&state.pool)
-    .await?;
+    let sql = format!("SELECT {ADDRESS_FIELDS} FROM explorer.address WHERE address = $1");
+    let row: Option<AddressRow> = sqlx::query_as(&sql)
+        .bind(stored)
+        .fetch_optional(&state.pool)
+        .await?;
     row.map(|row| AddressInfo::from_row(row, &state.network))
         .transpose()
 }

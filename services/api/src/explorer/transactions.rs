@@ -77,7 +77,7 @@ pub struct TransactionFilter {
 }
 
 /// Columns of a transaction row (`t`).
-const TRANSACTION_FIELDS: &str = "t.id, t.block_height, t.transaction_index, t.kind,
+pub const TRANSACTION_FIELDS: &str = "t.id, t.block_height, t.transaction_index, t.kind,
         t.fee::text AS fee, t.arbitrary_data, t.size, t.coin_input_count, t.coin_output_count,
         t.blockstake_input_count, t.blockstake_output_count,
         t.coin_input_total::text AS coin_input_total,
