@@ -14,6 +14,7 @@ pub mod block;
 pub mod codec;
 pub mod condition;
 pub mod crypto;
+pub mod derivation;
 pub mod fulfillment;
 pub mod merkle;
 pub mod params;

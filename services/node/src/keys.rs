@@ -17,27 +17,15 @@
 //! the devnet genesis wallet, whose allocation in
 //! `ledger/chain/networks/devnet.toml` belongs to the public seed `[1; 32]`:
 //! `scripts/devnet` writes that seed as a mnemonic with the `raw` marker so
-//! a newcomer holds the genesis coins and stake at once. The wallet issue
-//! must implement the same two derivations.
+//! a newcomer holds the genesis coins and stake at once. The wallet
+//! uses the same code: both live in `ledger::derivation`.
 
 use std::path::{Path, PathBuf};
 
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
 use ledger::SecretKey;
+pub use ledger::derivation::{Derivation, SPENDING_KEY_LABEL, mnemonic_for};
+use ledger::derivation::{MnemonicError, MnemonicFileError, parse_mnemonic_file};
 use thiserror::Error;
-
-/// Purpose label of spending keys, version 1.
-pub const SPENDING_KEY_LABEL: &[u8] = b"blockstake/wallet/v1/spending-key";
-
-/// How keys come from a mnemonic's entropy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Derivation {
-    /// `BLAKE2b-256(SPENDING_KEY_LABEL ‖ entropy ‖ u64le(index))`.
-    V1,
-    /// The entropy itself is the one key's seed (devnet genesis only).
-    Raw,
-}
 
 /// Why a key could not be loaded.
 #[derive(Debug, Error)]
@@ -81,71 +69,29 @@ pub fn devnet_wallet_file() -> String {
     )
 }
 
-/// Spending key `index` of `entropy` under `derivation`.
+/// Spending key `index` of `entropy` under `derivation` (the one
+/// derivation code, in `ledger::derivation`, shared with the wallet).
 pub fn derive_key(entropy: &[u8; 32], derivation: Derivation, index: u64) -> SecretKey {
-    match derivation {
-        Derivation::Raw => SecretKey::from_seed(*entropy),
-        Derivation::V1 => {
-            let mut hasher = Blake2b::<U32>::new();
-            hasher.update(SPENDING_KEY_LABEL);
-            hasher.update(entropy);
-            hasher.update(index.to_le_bytes());
-            SecretKey::from_seed(hasher.finalize().into())
-        }
-    }
+    ledger::derivation::spending_key(entropy, derivation, index)
 }
 
-/// The 24 words encoding `entropy`.
-pub fn mnemonic_for(entropy: &[u8; 32]) -> String {
-    // 32 bytes is a valid BIP-39 entropy length: this cannot fail.
-    bip39::Mnemonic::from_entropy(entropy)
-        .map(|mnemonic| mnemonic.to_string())
-        .unwrap_or_default()
-}
-
-/// Parses mnemonic file text into its entropy and derivation.
+/// Parses mnemonic file text into its entropy and derivation
+/// (`ledger::derivation::parse_mnemonic_file`, shared with the wallet).
 pub fn parse_mnemonic(path: &Path, text: &str) -> Result<([u8; 32], Derivation), KeyError> {
-    let mut derivation = Derivation::V1;
-    let mut words = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(comment) = line.strip_prefix('#') {
-            if let Some(value) = comment.trim().strip_prefix("derivation:") {
-                derivation = match value.trim() {
-                    "v1" => Derivation::V1,
-                    "raw" => Derivation::Raw,
-                    other => {
-                        return Err(KeyError::UnknownDerivation {
-                            path: path.to_owned(),
-                            found: other.to_owned(),
-                        });
-                    }
-                };
-            }
-            continue;
-        }
-        words.extend(line.split_whitespace().map(str::to_lowercase));
-    }
-    if words.len() != 24 {
-        return Err(KeyError::WrongLength {
+    parse_mnemonic_file(text).map_err(|error| match error {
+        MnemonicFileError::UnknownDerivation(found) => KeyError::UnknownDerivation {
             path: path.to_owned(),
-            words: words.len(),
-        });
-    }
-    let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &words.join(" "))
-        .map_err(|error| KeyError::BadMnemonic {
+            found,
+        },
+        MnemonicFileError::Mnemonic(MnemonicError::WrongLength(words)) => KeyError::WrongLength {
             path: path.to_owned(),
-            reason: error.to_string(),
-        })?;
-    let entropy = mnemonic.to_entropy();
-    let entropy: [u8; 32] = entropy
-        .as_slice()
-        .try_into()
-        .map_err(|_| KeyError::WrongLength {
+            words,
+        },
+        MnemonicFileError::Mnemonic(other) => KeyError::BadMnemonic {
             path: path.to_owned(),
-            words: words.len(),
-        })?;
-    Ok((entropy, derivation))
+            reason: other.to_string(),
+        },
+    })
 }
 
 /// Loads `count` keys from a mnemonic file.
@@ -224,13 +170,11 @@ mod tests {
         assert_eq!(a, derive_key(&entropy, Derivation::V1, 0).public_key());
         assert_ne!(a, derive_key(&entropy, Derivation::V1, 1).public_key());
         assert_ne!(a, derive_key(&entropy, Derivation::Raw, 0).public_key());
-        // Frozen: changing the derivation changes every wallet.
-        let mut hasher = Blake2b::<U32>::new();
-        hasher.update(b"blockstake/wallet/v1/spending-key");
-        hasher.update([9u8; 32]);
-        hasher.update(0u64.to_le_bytes());
-        let seed: [u8; 32] = hasher.finalize().into();
-        assert_eq!(a, SecretKey::from_seed(seed).public_key());
+        // Frozen (also in ledger::derivation's tests).
+        assert_eq!(
+            a,
+            ledger::derivation::spending_key(&entropy, Derivation::V1, 0).public_key()
+        );
     }
 
     #[test]

@@ -1,0 +1,190 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wallet",
+    version,
+    about = "The blockstake wallet: keys from a 24-word mnemonic in an encrypted keystore; talks only to the GraphQL API.",
+    long_about = "The blockstake wallet. Keys stay on this machine in an encrypted keystore; the wallet \
+                  reads the chain and submits transactions through the GraphQL API. --api, --network, \
+                  --wallet and --wallet-dir come from the flag, else the environment variable shown, else \
+                  the config file (~/.config/blockstake/wallet.toml: api, network, wallet, wallet_dir). \
+                  Passwords come from WALLET_PASSWORD, --password-file, or a prompt."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Wallet name (a file in the wallet folder) or path of a keystore file [default: default].
+    #[arg(long, short = 'w', env = "WALLET", global = true)]
+    pub wallet: Option<String>,
+    /// Folder of named wallets [default: ~/.local/share/blockstake/wallets].
+    #[arg(long, env = "WALLET_DIR", global = true)]
+    pub wallet_dir: Option<PathBuf>,
+    /// GraphQL API URL [default: http://127.0.0.1:8080/graphql].
+    #[arg(long, env = "WALLET_API", global = true)]
+    pub api: Option<String>,
+    /// Network the API must serve (refuses another).
+    #[arg(long, env = "WALLET_NETWORK", global = true)]
+    pub network: Option<String>,
+    /// Config file [default: ~/.config/blockstake/wallet.toml].
+    #[arg(long, env = "WALLET_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// File holding the wallet password (else WALLET_PASSWORD, else a prompt).
+    #[arg(long, env = "WALLET_PASSWORD_FILE", global = true)]
+    pub password_file: Option<PathBuf>,
+    /// Print one JSON object (results, or {"error": {code, message}}).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a wallet: a new 24-word mnemonic, shown once, and an encrypted keystore.
+    Init {
+        /// Skip retyping words of the mnemonic (for scripts).
+        #[arg(long)]
+        no_confirm: bool,
+        /// Spending keys (addresses) to derive now.
+        #[arg(long, default_value_t = 1)]
+        keys: u64,
+    },
+    /// Restore a wallet from its mnemonic (typed, piped on stdin, or a mnemonic file).
+    Recover {
+        /// Mnemonic file (24 words, `#` comments, optional `# derivation: raw|v1` line),
+        /// e.g. .state/devnet/genesis-wallet.txt.
+        #[arg(long)]
+        from_file: Option<PathBuf>,
+        /// Key derivation: v1 (wallets) or raw (the devnet genesis wallet) [default: the file's, else v1].
+        #[arg(long)]
+        derivation: Option<String>,
+        /// Spending keys (addresses) to derive now.
+        #[arg(long, default_value_t = 1)]
+        keys: u64,
+    },
+    /// Re-encrypt the keystore under a new password (from WALLET_NEW_PASSWORD,
+    /// --new-password-file or a prompt); the file is replaced atomically.
+    ChangePassword {
+        #[arg(long, env = "WALLET_NEW_PASSWORD_FILE")]
+        new_password_file: Option<PathBuf>,
+    },
+    /// The wallet file, derivation, key counts and whether it is watch-only.
+    Info,
+    /// Addresses and identity keys.
+    #[command(subcommand)]
+    Address(AddressCommand),
+    /// Coins (spendable, pending, maturing payouts, time-locked) and blockstakes.
+    Balance,
+    /// Transactions that touch the wallet, newest first.
+    History {
+        /// Page number, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: usize,
+        /// Transactions per page (at most 100).
+        #[arg(long, default_value_t = 20)]
+        per_page: usize,
+    },
+    /// Send coins or blockstakes: `wallet send AMOUNT ADDRESS`, more outputs with --to.
+    Send(SendArgs),
+    /// Sign a transaction file (offline: needs only the keystore).
+    Sign {
+        /// Transaction file written by `send --unsigned`.
+        file: PathBuf,
+        /// Where to write the signed file [default: replace FILE].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Submit a signed transaction file.
+    Submit {
+        file: PathBuf,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Whether a transaction is pending or in a block.
+    Status {
+        /// Transaction ID (hex).
+        id: String,
+    },
+    /// Write a copy of the keystore without the secret, for a watching machine.
+    ExportWatchOnly {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the spending keys as a node key file (`node --key-file`, docs/node.md).
+    ExportStakingKey {
+        #[arg(long)]
+        out: PathBuf,
+        /// How many spending keys, from index 0 [default: all derived].
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddressCommand {
+    /// Every derived address.
+    List,
+    /// Derive one more address.
+    New,
+    /// The first address never seen on chain (derives one if all are used).
+    Next,
+    /// Identity keys (a separate derivation; for identities, not for coins).
+    Identity {
+        /// Derive identity keys up to this index.
+        #[arg(long)]
+        derive: Option<u64>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Amount: decimal coins, or whole blockstakes with --blockstakes.
+    pub amount: Option<String>,
+    /// Recipient address.
+    pub address: Option<String>,
+    /// Another output: ADDRESS=AMOUNT, or ADDRESS=AMOUNT@LOCK (repeatable).
+    #[arg(long = "to")]
+    pub to: Vec<String>,
+    /// Send blockstakes instead of coins (the fee is paid in coins).
+    #[arg(long)]
+    pub blockstakes: bool,
+    /// Time-lock the positional output: a height (below 500000000) or unix seconds.
+    #[arg(long)]
+    pub lock: Option<u64>,
+    /// Arbitrary data as text.
+    #[arg(long, conflicts_with = "data_hex")]
+    pub data: Option<String>,
+    /// Arbitrary data as hex.
+    #[arg(long)]
+    pub data_hex: Option<String>,
+    /// Fee (decimal coins) [default: the network minimum for the size].
+    #[arg(long)]
+    pub fee: Option<String>,
+    /// Write the unsigned transaction to this file instead of signing and submitting
+    /// (works on a watch-only wallet).
+    #[arg(long)]
+    pub unsigned: Option<PathBuf>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Return once the node accepted the transaction, without waiting for a block.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Seconds to wait for inclusion.
+    #[arg(long, default_value_t = 120)]
+    pub wait_timeout: u64,
+}

@@ -1,0 +1,58 @@
+//! `wallet`: the blockstake wallet CLI (docs/wallet.md).
+//!
+//! Modules: [`cli`] (the command line), [`config`] (flags, environment,
+//! config file), [`keystore`] (the encrypted keystore file), [`client`]
+//! (the GraphQL API), [`funds`] (outputs and pending transactions),
+//! [`build`] (coin selection, fees, signing), [`txfile`] (transaction
+//! files for offline signing), [`commands`] (one function per command).
+//! Further features (multisig, atomic swaps, notary, minting) belong in
+//! modules of their own beside `build`, using `txfile` for partially
+//! signed transactions.
+
+mod build;
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod error;
+mod funds;
+mod keystore;
+mod txfile;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let json = cli.global.json;
+    match commands::run(cli).await {
+        Ok(report) => {
+            let mut stdout = std::io::stdout().lock();
+            let written = if json {
+                writeln!(stdout, "{}", report.json)
+            } else if report.human.is_empty() {
+                Ok(())
+            } else {
+                writeln!(stdout, "{}", report.human.trim_end())
+            };
+            if written.is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            if json {
+                let body = serde_json::json!({
+                    "error": { "code": error.code(), "message": error.to_string() }
+                });
+                println!("{body}");
+            } else {
+                eprintln!("error: {error}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
