@@ -64,8 +64,10 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "API_LISTEN")]
         listen: Option<SocketAddr>,
-        /// Directory of the explorer web UI [default: services/explorer/dist if present].
-        #[arg(long, env = "API_STATIC_DIR")]
+        /// Directory of the explorer web UI (index.html and assets; paths
+        /// without a file get index.html) [default: services/explorer-ui/dist
+        /// if present].
+        #[arg(long, env = "API_STATIC_DIR", alias = "ui-dir")]
         static_dir: Option<PathBuf>,
         /// Origins allowed by CORS, comma separated (`*` for any) [default: none].
         #[arg(long, env = "API_CORS_ORIGINS", value_delimiter = ',')]
@@ -215,7 +217,7 @@ async fn serve(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let static_dir = static_dir
         .or(file.static_dir.clone())
-        .or_else(|| Some(PathBuf::from("services/explorer/dist")));
+        .or_else(|| Some(PathBuf::from("services/explorer-ui/dist")));
     let cors_origins = cors_origins
         .or(file.cors_origins.clone())
         .unwrap_or_default();

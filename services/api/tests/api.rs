@@ -732,6 +732,7 @@ async fn api_serves_a_folded_devnet() {
     socket.close(None).await.unwrap();
 
     check_limits_and_bad_input(&s, &limits).await;
+    check_explorer_ui_fields(&mut s, &mut net, &mut projector, &transfer, &limits).await;
 
     // health, metrics, index page, GraphiQL, CORS
     let health = s.http.get(s.url("/healthz")).send().await.unwrap();
@@ -872,6 +873,212 @@ async fn submit_to_the_node(s: &Stack, net: &Net, transfer: &Transaction) {
         )
         .await,
         "MALFORMED_TRANSACTION"
+    );
+}
+
+/// The fields the explorer web UI needs beyond the basic queries: a
+/// transaction's payload, a block's stake output, blockstake holders,
+/// multisig members and memberships, and an address's balance history.
+async fn check_explorer_ui_fields(
+    s: &mut Stack,
+    net: &mut Net,
+    projector: &mut tokio::task::JoinHandle<Result<(), projections::ProjectionError>>,
+    notarised: &Transaction,
+    limits: &Limits,
+) {
+    // Payload of the notary transfer in block 1; none for the respend.
+    let data = s
+        .query(
+            "query($id: String!) { transaction(id: $id) { payload } }",
+            json!({ "id": notarised.id().to_string() }),
+        )
+        .await;
+    assert_eq!(
+        data["transaction"]["payload"],
+        json!({ "kind": "notary", "documentHash": "42".repeat(32) })
+    );
+    let block = s
+        .query(
+            "{ block(height: 1) { staker transactions { nodes { payload } }
+                 stakeOutput { currency address blockHeight } } genesis: block(height: 0) { stakeOutput { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        block["block"]["transactions"]["nodes"][0]["payload"],
+        Value::Null
+    );
+    assert_eq!(block["block"]["stakeOutput"]["currency"], "BLOCKSTAKE");
+    assert_eq!(
+        block["block"]["stakeOutput"]["address"],
+        block["block"]["staker"]
+    );
+    assert_eq!(block["genesis"]["stakeOutput"], Value::Null);
+    // An ID of only digits is an ID, not height 0.
+    assert_eq!(
+        s.query(
+            &format!(
+                "{{ search(term: \"{}\") {{ __typename }} }}",
+                "0".repeat(64)
+            ),
+            json!({})
+        )
+        .await["search"],
+        Value::Null
+    );
+
+    // Holders, most first: seeds 1, 2, 3 with 500, 300, 200.
+    let holders = s
+        .query(
+            "{ blockstakeHolders(first: 2) { address blockstakes outputs } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        holders["blockstakeHolders"],
+        json!([
+            { "address": address_of(1), "blockstakes": "500", "outputs": 1 },
+            { "address": address_of(2), "blockstakes": "300", "outputs": 1 },
+        ])
+    );
+    assert_eq!(
+        s.error_code("{ blockstakeHolders(first: 0) { address } }", json!({}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        s.error_code(
+            &format!(
+                "{{ blockstakeHolders(first: {}) {{ address }} }}",
+                limits.max_page_size + 1
+            ),
+            json!({})
+        )
+        .await,
+        "PAGE_TOO_LARGE"
+    );
+
+    // A 2-of-3 multisig output, and a payment to one member so that the
+    // member's address exists.
+    let mut members: Vec<_> = [11u8, 12, 13]
+        .iter()
+        .map(|seed| key(*seed).public_key())
+        .collect();
+    members.sort_by_key(|key| key.0);
+    let multisig = Condition::Multisig(ledger::MultisigCondition {
+        required: 2,
+        keys: members,
+    });
+    let multisig_address = multisig
+        .address()
+        .to_text(&net.params().address_prefix)
+        .unwrap();
+    // Outputs: 17 to the multisig, the change, 3 to member 11.
+    let mut transfer = net.transfer(&key(1), multisig, coins(20), FEE);
+    transfer.coin_outputs[0].value = coins(17);
+    transfer.coin_outputs.push(ledger::CoinOutput {
+        value: coins(3),
+        condition: Condition::for_public_key(&key(11).public_key()),
+    });
+    sign_coin_inputs(&mut transfer, &net.params(), &key(1));
+    let mined = s.mine(net, vec![transfer.clone()]).await;
+    let height = net.chain.node(&mined.id()).unwrap().height.0;
+    s.wait_for_height(height, projector).await;
+
+    let data = s
+        .query(
+            "query($id: String!) { transaction(id: $id) { outputs { nodes { address value
+                 condition { type multisigRequired multisigKeyCount multisigMembers } } } } }",
+            json!({ "id": transfer.id().to_string() }),
+        )
+        .await;
+    let outputs = &data["transaction"]["outputs"]["nodes"];
+    assert_eq!(outputs[0]["address"], multisig_address);
+    assert_eq!(outputs[0]["value"], "17");
+    let condition = &outputs[0]["condition"];
+    assert_eq!(condition["multisigRequired"], 2);
+    let mut listed: Vec<String> =
+        serde_json::from_value(condition["multisigMembers"].clone()).unwrap();
+    let mut expected: Vec<String> = [11u8, 12, 13]
+        .iter()
+        .map(|seed| address_of(*seed))
+        .collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+    // Other conditions list no members.
+    assert_eq!(outputs[1]["condition"]["multisigMembers"], json!([]));
+
+    let data = s
+        .query(
+            "query($m: String!, $k: String!) {
+                multisig: address(address: $m) { kind multisig { required keyCount members } multisigMemberships { multisigAddress } }
+                member: address(address: $k) { multisig { required } multisigMemberships { multisigAddress required keyCount } } }",
+            json!({ "m": multisig_address, "k": address_of(11) }),
+        )
+        .await;
+    assert_eq!(data["multisig"]["kind"], "multisig");
+    assert_eq!(data["multisig"]["multisig"]["required"], 2);
+    assert_eq!(data["multisig"]["multisig"]["keyCount"], 3);
+    assert_eq!(data["multisig"]["multisigMemberships"], json!([]));
+    assert_eq!(data["member"]["multisig"], Value::Null);
+    assert_eq!(
+        data["member"]["multisigMemberships"],
+        json!([{ "multisigAddress": multisig_address, "required": 2, "keyCount": 3 }])
+    );
+
+    // Balance history: ends at the balance, the changes add up to it, and
+    // the heights never go down; `last` bounds it.
+    for seed in [1u8, 4, 11] {
+        let data = s
+            .query(
+                "query($a: String!) { address(address: $a) { balance { total }
+                    balanceHistory(last: 1000) { height timestamp transactionId change balance } } }",
+                json!({ "a": address_of(seed) }),
+            )
+            .await;
+        let points = data["address"]["balanceHistory"].as_array().unwrap();
+        assert!(!points.is_empty(), "seed {seed}: no balance history");
+        let units = |value: &Value| -> i128 {
+            let text = value.as_str().unwrap();
+            let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+            let negative = whole.starts_with('-');
+            let whole: i128 = whole.trim_start_matches('-').parse().unwrap();
+            let fraction: i128 = format!("{fraction:0<9}").parse().unwrap();
+            let magnitude = whole * 1_000_000_000 + fraction;
+            if negative { -magnitude } else { magnitude }
+        };
+        let sum: i128 = points.iter().map(|point| units(&point["change"])).sum();
+        let last = points.last().unwrap();
+        assert_eq!(units(&last["balance"]), sum, "seed {seed}: {points:?}");
+        assert_eq!(
+            units(&last["balance"]),
+            units(&data["address"]["balance"]["total"]),
+            "seed {seed}"
+        );
+        assert!(
+            points
+                .windows(2)
+                .all(|pair| pair[0]["height"].as_i64() <= pair[1]["height"].as_i64())
+        );
+    }
+    let data = s
+        .query(
+            "query($a: String!) { address(address: $a) { balanceHistory(last: 1) { height transactionId change } } }",
+            json!({ "a": address_of(11) }),
+        )
+        .await;
+    assert_eq!(
+        data["address"]["balanceHistory"],
+        json!([{ "height": height, "transactionId": transfer.id().to_string(), "change": "3" }])
+    );
+    assert_eq!(
+        s.error_code(
+            "query($a: String!) { address(address: $a) { balanceHistory(last: 0) { height } } }",
+            json!({ "a": address_of(11) })
+        )
+        .await,
+        "BAD_USER_INPUT"
     );
 }
 

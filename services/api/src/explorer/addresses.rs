@@ -141,6 +141,39 @@ impl AddressInfo {
         .gql()
     }
 
+    /// For a multisig address: the signatures required and the members.
+    async fn multisig(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::holders::MultisigInfo>> {
+        super::holders::multisig_info(ApiState::of(ctx), &self.stored)
+            .await
+            .gql()
+    }
+
+    /// Multisig addresses whose keys include this address's key.
+    async fn multisig_memberships(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::holders::MultisigMembership>> {
+        super::holders::multisig_memberships(ApiState::of(ctx), &self.stored)
+            .await
+            .gql()
+    }
+
+    /// The coin balance after each transaction or payout that changed it:
+    /// the last `last` changes (default 100, at most the statistics
+    /// points limit), oldest first.
+    async fn balance_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] last: i32,
+    ) -> async_graphql::Result<Vec<super::holders::BalancePoint>> {
+        super::holders::balance_history(ApiState::of(ctx), &self.stored, last)
+            .await
+            .gql()
+    }
+
     /// Transactions that spend from or pay to the address, newest first.
     #[graphql(complexity = "super::page_complexity(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]

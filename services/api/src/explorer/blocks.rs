@@ -152,6 +152,13 @@ impl Block {
         .gql()
     }
 
+    /// The blockstake output that won the lottery (none for genesis).
+    async fn stake_output(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Output>> {
+        super::holders::stake_output(ApiState::of(ctx), self.height)
+            .await
+            .gql()
+    }
+
     /// Blocks on top of this one (1 for the tip).
     async fn confirmations(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let tip = super::chain_info::tip_height(&ApiState::of(ctx).pool)

@@ -8,6 +8,7 @@ pub mod addresses;
 pub mod blocks;
 pub mod chain_info;
 pub mod extensions;
+pub mod holders;
 pub mod outputs;
 pub mod pending;
 pub mod search;
@@ -39,4 +40,5 @@ pub struct ExplorerQuery(
     statistics::StatisticsQuery,
     extensions::ExtensionQuery,
     pending::PendingQuery,
+    holders::HolderQuery,
 );

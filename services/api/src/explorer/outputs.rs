@@ -80,6 +80,7 @@ impl Asset {
 
 /// An output's condition, decoded.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub struct ConditionView {
     /// nil | pubkey | multisig | timelock | atomic_swap
     pub r#type: String,
@@ -101,6 +102,24 @@ pub struct ConditionView {
     pub swap_hashed_secret: Option<String>,
     /// Atomic swap: unix seconds after which the sender may refund.
     pub swap_timelock: Option<i64>,
+    /// The output's address (stored form), for the multisig members.
+    #[graphql(skip)]
+    owner: Vec<u8>,
+}
+
+#[ComplexObject]
+impl ConditionView {
+    /// Multisig (plain or time-locked): the members' public-key addresses
+    /// (empty for other conditions).
+    async fn multisig_members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        if self.multisig_required.is_none() {
+            return Ok(Vec::new());
+        }
+        let info = super::holders::multisig_info(ApiState::of(ctx), &self.owner)
+            .await
+            .gql()?;
+        Ok(info.map(|info| info.members).unwrap_or_default())
+    }
 }
 
 /// A coin or blockstake output.
@@ -162,6 +181,7 @@ impl Output {
                     .transpose()?,
                 swap_hashed_secret: row.swap_hashed_secret.as_deref().map(hex_id),
                 swap_timelock: row.swap_timelock,
+                owner: row.address.clone(),
             },
             matures_at: row.matures_at,
             spent: row.spent_at.is_some(),

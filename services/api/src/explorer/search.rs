@@ -25,7 +25,8 @@ pub async fn search(state: &ApiState, term: &str) -> ApiResult<Option<SearchResu
     if term.is_empty() || term.len() > 128 {
         return Ok(None);
     }
-    if term.bytes().all(|byte| byte.is_ascii_digit()) {
+    // 64 digits are an ID (a hash may be all digits), fewer a height.
+    if term.len() != 64 && term.bytes().all(|byte| byte.is_ascii_digit()) {
         return match term.parse::<i64>() {
             Ok(height) => Ok(block_by_height(state, height)
                 .await?

@@ -249,6 +249,20 @@ impl Transaction {
         .gql()
     }
 
+    /// The domain payload as recorded (JSON): `{kind: "notary",
+    /// documentHash}`, `{kind: "minting", events}` or `{kind:
+    /// "authorized_addresses", events}`; none without a payload.
+    async fn payload(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<async_graphql::Json<serde_json::Value>>> {
+        let id = self.stored_id().gql()?;
+        Ok(super::holders::transaction_payload(ApiState::of(ctx), &id)
+            .await
+            .gql()?
+            .map(async_graphql::Json))
+    }
+
     /// Blocks on top of the transaction's block, plus one.
     async fn confirmations(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let tip = super::chain_info::tip_height(&ApiState::of(ctx).pool)

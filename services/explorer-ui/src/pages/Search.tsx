@@ -1,0 +1,58 @@
+import { useEffect, useState } from "react";
+import { Navigate, useSearchParams } from "react-router-dom";
+import { query } from "../api";
+import { ErrorView, Loading, NotFound } from "../components";
+import { classifySearch } from "../format";
+
+type Hit =
+  | { __typename: "Block"; height: number }
+  | { __typename: "Transaction"; id: string }
+  | { __typename: "Output"; id: string }
+  | { __typename: "AddressInfo"; address: string };
+
+const SEARCH = `query Search($term: String!) {
+  search(term: $term) {
+    __typename
+    ... on Block { height }
+    ... on Transaction { id }
+    ... on Output { id }
+    ... on AddressInfo { address }
+  }
+}`;
+
+function target(hit: Hit): string {
+  switch (hit.__typename) {
+    case "Block":
+      return `/block/${hit.height}`;
+    case "Transaction":
+      return `/tx/${hit.id}`;
+    case "Output":
+      return `/output/${hit.id}`;
+    case "AddressInfo":
+      return `/address/${hit.address}`;
+  }
+}
+
+/** Resolves `?q=` with the API's `search` and goes to what it found. */
+export function SearchPage() {
+  const [params] = useSearchParams();
+  const term = params.get("q") ?? "";
+  const classified = classifySearch(term);
+  const [result, setResult] = useState<{ term: string; hit?: Hit | null; error?: unknown }>();
+  useEffect(() => {
+    if (classified.kind === "invalid") return;
+    const controller = new AbortController();
+    query<{ search: Hit | null }>(SEARCH, { term: term.trim() }, controller.signal).then(
+      (data) => setResult({ term, hit: data.search }),
+      (error: unknown) => {
+        if (!controller.signal.aborted) setResult({ term, error });
+      },
+    );
+    return () => controller.abort();
+  }, [term, classified.kind]);
+  if (classified.kind === "invalid") return <NotFound what={classified.reason} />;
+  if (!result || result.term !== term) return <Loading />;
+  if (result.error) return <ErrorView error={result.error} />;
+  if (!result.hit) return <NotFound what={`Nothing on chain matches “${term}”.`} />;
+  return <Navigate to={target(result.hit)} replace />;
+}
