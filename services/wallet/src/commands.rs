@@ -746,35 +746,26 @@ impl Context {
                 json!({ "e": encoded }),
             )
             .await;
-        if let Err(WalletError::Api {
-            code,
-            reason,
-            message,
-        }) = &submitted
-            && code == "TRANSACTION_REJECTED"
-        {
-            let reason = reason.clone().unwrap_or_default();
-            let hint = match reason.as_str() {
-                "CONFLICT" => {
-                    "; an output it spends is already spent by a pending transaction (a double spend): nothing was sent. Wait for the next block and check `wallet balance`"
+        if let Err(error) = submitted {
+            match error {
+                WalletError::Api {
+                    code,
+                    reason,
+                    message,
+                } if code == "TRANSACTION_REJECTED" => {
+                    let reason = reason.unwrap_or_default();
+                    // Submitting again what a pool already holds is no error.
+                    if reason != "ALREADY_POOLED" {
+                        return Err(WalletError::Rejected {
+                            hint: rejection_hint(&reason).into(),
+                            reason,
+                            message,
+                        });
+                    }
                 }
-                "MISSING_INPUT" => {
-                    "; an output it spends is already spent or unknown (a double spend, or a stale view): nothing was sent. Run `wallet balance` and build it again"
-                }
-                "ALREADY_POOLED" => "; it is already waiting for a block",
-                "INSUFFICIENT_FEE" => "; pass a higher --fee",
-                "BAD_SIGNATURE" | "UNAUTHORIZED" => {
-                    "; sign it with the wallet that owns the inputs"
-                }
-                _ => "",
-            };
-            return Err(WalletError::Rejected {
-                reason,
-                message: message.clone(),
-                hint: hint.into(),
-            });
+                other => return Err(other),
+            }
         }
-        submitted?;
         let fee = network.coins(file.transaction.fee);
         if wait.no_wait {
             return Ok(Report {
@@ -913,6 +904,21 @@ impl Context {
                 out.display()
             ),
         })
+    }
+}
+
+/// What to do about a refusal, by the node's reason code.
+fn rejection_hint(reason: &str) -> &'static str {
+    match reason {
+        "CONFLICT" => {
+            "; an output it spends is already spent by a pending transaction (a double spend): nothing was sent. Wait for the next block and check `wallet balance`"
+        }
+        "MISSING_INPUT" => {
+            "; an output it spends is already spent or unknown (a double spend, or a stale view): nothing was sent. Run `wallet balance` and build it again"
+        }
+        "INSUFFICIENT_FEE" => "; pass a higher --fee",
+        "BAD_SIGNATURE" | "UNAUTHORIZED" => "; sign it with the wallet that owns the inputs",
+        _ => "",
     }
 }
 

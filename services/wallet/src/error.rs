@@ -78,7 +78,7 @@ pub enum WalletError {
         needed: u64,
         hint: String,
     },
-    #[error("the node rejected the transaction ({reason}): {message}{hint}")]
+    #[error("{message}{hint}")]
     Rejected {
         reason: String,
         message: String,
