@@ -6,7 +6,7 @@
 //! the batch is bad, nothing of the batch is written.
 
 use chain::stream::{BlockMessage, BlockMessageKind};
-use ledger::BlockHeight;
+use ledger::{BlockHeight, BlockId};
 use sqlx::{Connection, PgConnection};
 
 use crate::checkpoint::{Checkpoint, Step, decide};
@@ -256,6 +256,100 @@ pub async fn apply_batch(
     }
     transaction.commit().await?;
     outcome.checkpoint = checkpoint;
+    Ok(outcome)
+}
+
+/// Reverts the model's own blocks above `ancestor` (height and block ID),
+/// newest first, through the generic undo (the same `revert_height` a
+/// `reverted` stream message runs), and makes `ancestor` the checkpoint,
+/// keeping its stream position: all in ONE PostgreSQL transaction. Used
+/// when the model's tip lies on a branch a node's main chain left. Every
+/// reverted block must still have its undo history, and the model must
+/// hold `ancestor` itself; otherwise nothing is written.
+pub async fn revert_to(
+    connection: &mut PgConnection,
+    model: &dyn ReadModel,
+    schema_name: &str,
+    ancestor: (BlockHeight, BlockId),
+) -> Result<BatchOutcome, ProjectionError> {
+    let name = model.name();
+    let (ancestor_height, ancestor_id) = ancestor;
+    let mut transaction = connection.begin().await?;
+    let Some(tip) = schema::read_checkpoint(&mut transaction, name).await? else {
+        return Ok(BatchOutcome::default());
+    };
+    let cannot =
+        |height: BlockHeight, block: BlockId, reason: String| ProjectionError::CannotRevert {
+            model: name.to_owned(),
+            height,
+            block,
+            ancestor: ancestor_height,
+            reason,
+        };
+    if ancestor_height > tip.height {
+        return Err(cannot(
+            tip.height,
+            tip.block_id,
+            "the ancestor lies above the model's tip".to_owned(),
+        ));
+    }
+    let held = if ancestor_height == tip.height {
+        Some(tip.block_id)
+    } else {
+        schema::remembered_at(&mut transaction, name, ancestor_height)
+            .await?
+            .map(|known| known.block_id)
+    };
+    if held != Some(ancestor_id) {
+        return Err(cannot(
+            tip.height,
+            tip.block_id,
+            format!("the model does not hold block {ancestor_id} at height {ancestor_height}"),
+        ));
+    }
+    let mut outcome = BatchOutcome::default();
+    let mut height = tip.height;
+    while height > ancestor_height {
+        match schema::remembered_at(&mut transaction, name, height).await? {
+            Some(known) if known.undo_recorded => {
+                sqlx::query("SELECT revert_height($1, $2)")
+                    .bind(schema_name)
+                    .bind(to_i64(height.0))
+                    .execute(&mut *transaction)
+                    .await?;
+                sqlx::query("DELETE FROM applied_block WHERE height = $1")
+                    .bind(to_i64(height.0))
+                    .execute(&mut *transaction)
+                    .await?;
+                outcome.reverted += 1;
+            }
+            Some(known) => {
+                return Err(cannot(
+                    height,
+                    known.block_id,
+                    "it was applied below the finality horizon; its undo history was not kept"
+                        .to_owned(),
+                ));
+            }
+            None => {
+                return Err(cannot(
+                    height,
+                    tip.block_id,
+                    "the model no longer remembers the block (pruned below the finality horizon)"
+                        .to_owned(),
+                ));
+            }
+        }
+        height = BlockHeight(height.0 - 1);
+    }
+    let checkpoint = Checkpoint {
+        height: ancestor_height,
+        block_id: ancestor_id,
+        stream_seq: tip.stream_seq,
+    };
+    schema::write_checkpoint(&mut transaction, &checkpoint).await?;
+    transaction.commit().await?;
+    outcome.checkpoint = Some(checkpoint);
     Ok(outcome)
 }
 

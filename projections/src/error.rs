@@ -79,6 +79,31 @@ pub enum ProjectionError {
         to: BlockHeight,
         reason: String,
     },
+    /// The model's tip is not on the node's main chain, and no block the
+    /// model still holds, down to `depth` (the finality depth) below its
+    /// tip, is on it either (or a node lies about its chain).
+    #[error(
+        "model {model}: its block {block} at height {height} is not on the node's main chain, and no common ancestor lies within {depth} blocks below it: {reason}"
+    )]
+    NoCommonAncestor {
+        model: String,
+        height: BlockHeight,
+        block: BlockId,
+        depth: u64,
+        reason: String,
+    },
+    /// The model cannot revert its own block back to the common ancestor
+    /// with the node's main chain.
+    #[error(
+        "model {model}: cannot revert block {block} at height {height} back to the common ancestor at height {ancestor}: {reason}"
+    )]
+    CannotRevert {
+        model: String,
+        height: BlockHeight,
+        block: BlockId,
+        ancestor: BlockHeight,
+        reason: String,
+    },
     /// The model's own apply code failed on a block.
     #[error(
         "model {model}: applying block {block} at height {height} (stream message {stream_seq}) failed: {source}"

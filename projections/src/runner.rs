@@ -17,7 +17,11 @@
 //! continues, folds them through the same batch path (each node reply in
 //! one transaction with the checkpoint, each block checked to be the
 //! checkpoint's child), and then reads the stream from its first retained
-//! message. No node answering is an outage: retried with backoff.
+//! message. No node answering is an outage: retried with backoff. A model
+//! whose tip is not on the node's main chain (a reorganisation in the part
+//! of the stream that is gone) first reverts its own blocks back to the
+//! common ancestor, found within the finality depth (docs/projector.md,
+//! "Backfill from a node").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +39,9 @@ use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::batch::{BatchOutcome, BatchSettings, Source, StreamHint, StreamMessage, apply_batch};
+use crate::batch::{
+    BatchOutcome, BatchSettings, Source, StreamHint, StreamMessage, apply_batch, revert_to,
+};
 use crate::checkpoint::Checkpoint;
 use crate::error::{ProjectionError, nats};
 use crate::model::{ReadModel, valid_model_name};
@@ -394,6 +400,35 @@ impl Runner {
                 }
                 continue;
             }
+            // An empty model whose stream was empty when it started: the
+            // first message to arrive may continue a chain the stream never
+            // held (a new stream beside a node that published elsewhere).
+            if checkpoint.is_none()
+                && let Some(Ok(head)) = usable
+                    .first()
+                    .map(|message| BlockMessage::decode(&message.payload))
+                && (head.kind != BlockMessageKind::Applied || head.height != BlockHeight(0))
+            {
+                info!(
+                    model = name,
+                    height = head.height.0,
+                    "the stream's first message is not the genesis block; backfilling from a node"
+                );
+                match self
+                    .position(
+                        &mut connection,
+                        &mut ledger_stream,
+                        &mut checkpoint,
+                        shutdown,
+                        live,
+                    )
+                    .await?
+                {
+                    Some(repositioned) => consumer = repositioned,
+                    None => return Ok(RunEnd::Shutdown),
+                }
+                continue;
+            }
             let hint = self.stream_hint(&ledger_stream).await;
             let started = Instant::now();
             let outcome = apply_batch(
@@ -526,6 +561,33 @@ impl Runner {
                 .map(|below| (BlockHeight(below), head.block.header.parent)),
             BlockMessageKind::Reverted => Some((head.height, head.block_id())),
         };
+        // The model may hold a block at the height the stream continues
+        // from that is not the one the stream continues: its tip sits on a
+        // branch reverted in the part of the stream that is gone.
+        if let (Some(at), Some((target_height, target_block))) = (*checkpoint, target)
+            && target_height <= at.height
+        {
+            let held = if target_height == at.height {
+                Some(at.block_id)
+            } else {
+                schema::remembered_at(connection, name, target_height)
+                    .await?
+                    .map(|known| known.block_id)
+            };
+            if held.is_some_and(|held| held != target_block) {
+                warn!(model = name, height = target_height.0, stream_expects = %target_block,
+                      "the model holds another block where the stream continues; rejoining the node's main chain");
+                self.rejoin(
+                    connection,
+                    checkpoint,
+                    target_height.0.checked_sub(1),
+                    first,
+                    head.height,
+                    live,
+                )
+                .await?;
+            }
+        }
         let from = checkpoint.map_or(0, |at| at.height.0.saturating_add(1));
         let Some((target_height, target_block)) = target.filter(|(h, _)| h.0 >= from) else {
             // Nothing to fetch; only the stream position moves (the
@@ -572,20 +634,51 @@ impl Runner {
             if shutdown.is_cancelled() {
                 return Ok(false);
             }
-            let per_request = (self.config.batch_size as u64).clamp(1, BLOCKS_PER_REPLY);
-            let to = target_height.0.min(from.saturating_add(per_request - 1));
-            let payloads = self
-                .request_blocks(
-                    BlockHeight(from),
+            // From the checkpoint's own height: the node's block there tells
+            // whether the model's tip is on the node's main chain.
+            let per_request = (self.config.batch_size as u64).clamp(2, BLOCKS_PER_REPLY);
+            let request_from = checkpoint.map_or(0, |at| at.height.0);
+            let to = target_height
+                .0
+                .min(request_from.saturating_add(per_request - 1));
+            let mut blocks = self
+                .node_blocks(
+                    BlockHeight(request_from),
                     BlockHeight(to),
-                    target_height,
+                    (BlockHeight(from), target_height),
                     first,
                     head.height,
                 )
                 .await?;
-            let messages: Vec<StreamMessage> = payloads
+            if let Some(at) = *checkpoint {
+                let (tip_block, _) = blocks.remove(0);
+                if tip_block.block_id() != at.block_id {
+                    warn!(model = name, height = at.height.0, model_block = %at.block_id, node_block = %tip_block.block_id(),
+                          "the model's tip is not on the node's main chain; rejoining it");
+                    self.rejoin(
+                        connection,
+                        checkpoint,
+                        at.height.0.checked_sub(1),
+                        first,
+                        head.height,
+                        live,
+                    )
+                    .await?;
+                    continue;
+                }
+                if blocks.is_empty() {
+                    return Err(ProjectionError::NodeRefused {
+                        model: name.to_owned(),
+                        from: BlockHeight(from),
+                        to: BlockHeight(to),
+                        reason: stream::BlocksRefusal::Unavailable,
+                        message: format!("the node's main chain ends at height {}", at.height),
+                    });
+                }
+            }
+            let messages: Vec<StreamMessage> = blocks
                 .into_iter()
-                .map(|payload| StreamMessage {
+                .map(|(_, payload)| StreamMessage {
                     stream_seq: first - 1,
                     payload: payload.into(),
                     source: Source::Node,
@@ -639,15 +732,180 @@ impl Runner {
         Ok(true)
     }
 
+    /// Like [`Self::request_blocks`], decoded: the blocks at `from`,
+    /// `from + 1`, … (at least one), each with its bytes. A block at
+    /// another height than asked is a bad reply.
+    async fn node_blocks(
+        &self,
+        from: BlockHeight,
+        to: BlockHeight,
+        missing: (BlockHeight, BlockHeight),
+        first: u64,
+        first_height: BlockHeight,
+    ) -> Result<Vec<(BlockMessage, Vec<u8>)>, ProjectionError> {
+        let payloads = self
+            .request_blocks(from, to, missing, first, first_height)
+            .await?;
+        let mut blocks = Vec::with_capacity(payloads.len());
+        for (offset, payload) in (0u64..).zip(payloads) {
+            let block =
+                BlockMessage::decode(&payload).map_err(|source| ProjectionError::BadMessage {
+                    model: self.model.name().to_owned(),
+                    origin: Source::Node,
+                    stream_seq: first - 1,
+                    source,
+                })?;
+            let expected = from.0.saturating_add(offset);
+            if block.height.0 != expected || block.kind != BlockMessageKind::Applied {
+                return Err(ProjectionError::BadNodeReply {
+                    model: self.model.name().to_owned(),
+                    from,
+                    to,
+                    reason: format!(
+                        "block {} of the reply is {:?} at height {}, not applied at height {expected}",
+                        offset + 1,
+                        block.kind,
+                        block.height
+                    ),
+                });
+            }
+            blocks.push((block, payload));
+        }
+        Ok(blocks)
+    }
+
+    /// The model's tip is not on the node's main chain: finds their common
+    /// ancestor (at most `high`, at least the finality depth below the
+    /// tip) and reverts the model's blocks above it, in one transaction
+    /// with the checkpoint.
+    async fn rejoin(
+        &self,
+        connection: &mut PgConnection,
+        checkpoint: &mut Option<Checkpoint>,
+        high: Option<u64>,
+        first: u64,
+        first_height: BlockHeight,
+        live: bool,
+    ) -> Result<(), ProjectionError> {
+        let Some(tip) = *checkpoint else {
+            return Ok(());
+        };
+        let ancestor = self
+            .common_ancestor(connection, tip, high, first, first_height)
+            .await?;
+        let outcome =
+            revert_to(connection, self.model.as_ref(), &self.schema_name, ancestor).await?;
+        warn!(
+            model = self.model.name(),
+            from = tip.height.0,
+            to = ancestor.0.0,
+            ancestor = %ancestor.1,
+            reverted = outcome.reverted,
+            "reverted the model's own blocks back to the common ancestor with the node's main chain"
+        );
+        *checkpoint = outcome.checkpoint;
+        self.metrics.count(&outcome);
+        if live && let Some(at) = checkpoint.as_ref() {
+            self.announce(at).await;
+        }
+        Ok(())
+    }
+
+    /// The highest height at most `high` at which the model and the node's
+    /// main chain hold the same block. Blocks name their parents, so the
+    /// heights where they agree are a prefix: the search walks down from
+    /// `high` with requests of up to `batch_size` blocks, comparing with
+    /// the blocks the model remembers, and gives up at the finality depth
+    /// below the model's tip (no node reorganises deeper) or where the
+    /// model no longer remembers its blocks.
+    async fn common_ancestor(
+        &self,
+        connection: &mut PgConnection,
+        tip: Checkpoint,
+        high: Option<u64>,
+        first: u64,
+        first_height: BlockHeight,
+    ) -> Result<(BlockHeight, BlockId), ProjectionError> {
+        let name = self.model.name();
+        let depth = self.config.finality_depth;
+        let floor = tip.height.0.saturating_sub(depth);
+        let none = |reason: String| ProjectionError::NoCommonAncestor {
+            model: name.to_owned(),
+            height: tip.height,
+            block: tip.block_id,
+            depth,
+            reason,
+        };
+        let Some(mut high) = high else {
+            return Err(none(
+                "the node's genesis block differs from the model's".to_owned(),
+            ));
+        };
+        let per_request = (self.config.batch_size as u64).clamp(1, BLOCKS_PER_REPLY);
+        // A height known to agree; the ancestor is at or above it.
+        let mut agreed: Option<(BlockHeight, BlockId)> = None;
+        loop {
+            let bottom = agreed.map_or(floor, |(height, _)| height.0 + 1);
+            if high < bottom {
+                return agreed.ok_or_else(|| {
+                    none(format!("the node's blocks differ down to height {floor}"))
+                });
+            }
+            let low = high.saturating_sub(per_request - 1).max(bottom);
+            let blocks = self
+                .node_blocks(
+                    BlockHeight(low),
+                    BlockHeight(high),
+                    (BlockHeight(low), BlockHeight(high)),
+                    first,
+                    first_height,
+                )
+                .await?;
+            let top = low + blocks.len() as u64 - 1;
+            let mut found = None;
+            for (block, _) in blocks.iter().rev() {
+                let Some(known) = schema::remembered_at(connection, name, block.height).await?
+                else {
+                    return Err(none(format!(
+                        "the model no longer remembers its block at height {} (below its finality horizon)",
+                        block.height
+                    )));
+                };
+                if known.block_id == block.block_id() {
+                    found = Some((block.height, known.block_id));
+                    break;
+                }
+            }
+            match (found, agreed) {
+                // The reply stopped short: the heights above it are unknown.
+                (Some((height, id)), _) if height.0 == top && top < high => {
+                    agreed = Some((height, id));
+                }
+                (Some(ancestor), _) | (None, Some(ancestor)) => return Ok(ancestor),
+                (None, None) if low == 0 => {
+                    return Err(none(
+                        "the node's genesis block differs from the model's".to_owned(),
+                    ));
+                }
+                (None, None) if low <= floor => {
+                    return Err(none(format!(
+                        "the node's blocks differ down to height {floor}"
+                    )));
+                }
+                (None, None) => high = low - 1,
+            }
+        }
+    }
+
     /// Asks the nodes of the network for the blocks at `from..=to` (some,
     /// in order, at least one). For the error: the model misses
-    /// `from..=missing_to`, and the stream starts at message `first`, at
-    /// `first_height`.
+    /// `missing` (first and last height), and the stream starts at message
+    /// `first`, at `first_height`.
     async fn request_blocks(
         &self,
         from: BlockHeight,
         to: BlockHeight,
-        missing_to: BlockHeight,
+        missing: (BlockHeight, BlockHeight),
         first: u64,
         first_height: BlockHeight,
     ) -> Result<Vec<Vec<u8>>, ProjectionError> {
@@ -660,8 +918,8 @@ impl Runner {
         );
         let no_answer = |reason: String| ProjectionError::NoNodeAnswered {
             model: model.clone(),
-            from,
-            to: missing_to,
+            from: missing.0,
+            to: missing.1,
             first,
             first_height,
             subject: subject.clone(),

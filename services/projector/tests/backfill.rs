@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::stream as js_stream;
 use chain::stream::{self, BlockMessage, BlockMessageKind};
 use chain::{AcceptOutcome, Chain, ManualClock};
+use futures::StreamExt;
 use ledger::{BlockHeight, Timestamp};
 use node_support::{GENESIS_TIMESTAMP, STAKER, TestNetwork, block_on_tip, key, owner_outputs};
 use projections::batch::{BatchSettings, Source, StreamMessage, apply_batch};
@@ -61,17 +62,7 @@ impl Setup {
         let services = TestServices::connect().await;
         let dir = tempfile::tempdir().unwrap();
         let network = TestNetwork::new(dir.path(), 4, false);
-        services
-            .js
-            .create_stream(js_stream::Config {
-                name: stream::stream_name(&network.name),
-                subjects: vec![stream::block_subjects(&network.name)],
-                storage: js_stream::StorageType::File,
-                duplicate_window: Duration::from_secs(120),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        create_stream(&services, &network.name).await;
         let data_dir = dir.path().join("node");
         node_support::preload(&data_dir, &network.config, BLOCKS, 2, 0);
         let explorer = Arc::new(Explorer::new(network.config.clone()));
@@ -242,6 +233,21 @@ impl Setup {
     }
 }
 
+/// Creates the network's ledger stream, without limits.
+async fn create_stream(services: &TestServices, network: &str) {
+    services
+        .js
+        .create_stream(js_stream::Config {
+            name: stream::stream_name(network),
+            subjects: vec![stream::block_subjects(network)],
+            storage: js_stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
 /// Runs `runner` live until its checkpoint reaches the stream's last
 /// message at height [`BLOCKS`]; returns its metrics.
 async fn run_to_the_end(runner: Runner, last_seq: u64) -> Arc<ModelMetrics> {
@@ -396,22 +402,21 @@ async fn without_a_node_the_model_names_the_missing_blocks_and_catches_up_once_o
     setup.finish().await;
 }
 
-/// Genesis and `blocks` blocks of another branch than the preloaded chain
-/// (later timestamps), as a node would have published them.
-fn other_branch(setup: &Setup, blocks: u64) -> Vec<BlockMessage> {
+/// The preloaded chain's messages up to `fork`, then blocks of another
+/// branch (later timestamps) up to height `tip`, as a node would have
+/// published them.
+fn other_branch(setup: &Setup, fork: u64, tip: u64) -> Vec<BlockMessage> {
     let config = setup.network.config.clone();
-    let clock = Arc::new(ManualClock::new(Timestamp(GENESIS_TIMESTAMP + 10_000)));
+    let clock = Arc::new(ManualClock::new(Timestamp(GENESIS_TIMESTAMP + 20_000)));
     let mut chain = Chain::in_memory(config.clone(), clock).unwrap();
+    let mut messages = setup.full[..=fork as usize].to_vec();
+    for message in &messages[1..] {
+        let outcome = chain.accept_block(message.block.clone()).unwrap();
+        assert!(matches!(outcome, AcceptOutcome::Connected { .. }));
+    }
     let mut spendable: VecDeque<_> = owner_outputs(&chain).into();
-    let mut messages = vec![BlockMessage {
-        kind: BlockMessageKind::Applied,
-        height: BlockHeight(0),
-        outbox_sequence: 1,
-        block: config.genesis.clone(),
-        events: Vec::new(),
-    }];
     let mut next = Timestamp(GENESIS_TIMESTAMP + 5_000);
-    for height in 1..=blocks {
+    for height in fork + 1..=tip {
         let block = block_on_tip(&chain, &key(STAKER), next, &mut spendable, 1);
         next = Timestamp(block.header.timestamp.0 + 1);
         let AcceptOutcome::Connected { update, .. } = chain.accept_block(block.clone()).unwrap()
@@ -430,16 +435,129 @@ fn other_branch(setup: &Setup, blocks: u64) -> Vec<BlockMessage> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blocks_from_a_node_that_do_not_follow_the_checkpoint_are_refused_and_nothing_is_written() {
+async fn a_model_on_a_branch_the_node_left_reverts_to_the_common_ancestor_and_equals_the_full_stream()
+ {
     let setup = Setup::new().await;
-    // The model followed another branch to height 5; the node's chain
-    // went elsewhere and the stream no longer holds how.
-    let branch = other_branch(&setup, 5);
-    assert_ne!(branch[5].block_id(), setup.full[5].block_id());
+    setup.fold("explorer_full", &setup.full).await;
+    let reference = support::dump(&setup.services.options, "explorer_full").await;
+    // The model followed a branch that forks after height 10 up to height
+    // 15; the node's chain went elsewhere and the stream no longer holds
+    // how (its reverts and the other branch's first blocks are gone).
+    let branch = other_branch(&setup, 10, 15);
+    assert_eq!(branch[10].block_id(), setup.full[10].block_id());
+    assert_ne!(branch[11].block_id(), setup.full[11].block_id());
     setup.fold("explorer", &branch).await;
     let before = support::dump(&setup.services.options, "explorer").await;
     let checkpoint = setup.checkpoint("explorer").await;
+    assert_ne!(before, reference);
     setup.cut_stream().await;
+    let first_height = BLOCKS + 1 - KEEP as u64;
+
+    // A reorganisation deeper than the bound (here a finality depth of 3):
+    // the typed error, nothing written.
+    let mut shallow = setup.runner("explorer");
+    shallow.config.finality_depth = 3;
+    let error = tokio::time::timeout(
+        Duration::from_secs(30),
+        shallow.run(CancellationToken::new()),
+    )
+    .await
+    .expect("the runner stops")
+    .expect_err("no common ancestor within 3 blocks");
+    match &error {
+        ProjectionError::NoCommonAncestor {
+            height,
+            block,
+            depth,
+            ..
+        } => {
+            assert_eq!(*height, BlockHeight(15));
+            assert_eq!(*block, branch[15].block_id());
+            assert_eq!(*depth, 3);
+        }
+        other => panic!("expected NoCommonAncestor, got {other}"),
+    }
+    assert!(error.to_string().contains("down to height 12"), "{error}");
+    assert_eq!(setup.checkpoint("explorer").await, checkpoint);
+    assert_eq!(
+        support::dump(&setup.services.options, "explorer").await,
+        before
+    );
+
+    // Within the finality depth: blocks 15..=11 reverted through the undo
+    // log, 11..=31 from the node, the rest from the stream.
+    let metrics = run_to_the_end(setup.runner("explorer"), BLOCKS + 1).await;
+    assert_eq!(metrics.blocks_reverted.load(Ordering::Relaxed), 5);
+    assert_eq!(
+        metrics.blocks_backfilled.load(Ordering::Relaxed),
+        first_height - 11
+    );
+    assert_eq!(
+        support::dump(&setup.services.options, "explorer").await,
+        reference
+    );
+    let at = setup.checkpoint("explorer").await.unwrap();
+    assert_eq!(at.block_id, setup.full.last().unwrap().block_id());
+
+    // And equal after a rebuild from the cut stream.
+    rebuild(
+        setup.explorer.clone(),
+        setup.services.options.clone(),
+        setup.services.client.clone(),
+        setup.runner("explorer").config,
+        CancellationToken::new(),
+        Arc::new(ModelMetrics::default()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        support::dump(&setup.services.options, "explorer").await,
+        reference
+    );
+    setup.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_block_that_follows_nothing_is_refused_and_nothing_is_written() {
+    let mut setup = Setup::new().await;
+    setup.fold("explorer", &setup.full[..6]).await;
+    let before = support::dump(&setup.services.options, "explorer").await;
+    let checkpoint = setup.checkpoint("explorer").await;
+    setup.stop_node().await;
+    setup.cut_stream().await;
+
+    // A lying node (no real node does this): at the model's tip it serves
+    // the model's own block, above it blocks of another branch.
+    let branch = other_branch(&setup, 0, 12);
+    let served: Vec<BlockMessage> = setup.full[..6]
+        .iter()
+        .chain(&branch[6..])
+        .cloned()
+        .collect();
+    let mut requests = setup
+        .services
+        .client
+        .subscribe(stream::blocks_subject(&setup.network.name))
+        .await
+        .unwrap();
+    let client = setup.services.client.clone();
+    let liar = tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            let asked = stream::BlocksRequest::decode(&request.payload).unwrap();
+            let messages = (asked.from.0..=asked.to.0.min(12))
+                .map(|height| served[height as usize].encode())
+                .collect();
+            let reply = stream::BlocksReply::Blocks {
+                tip: BlockHeight(12),
+                messages,
+            };
+            client
+                .publish(request.reply.unwrap(), reply.encode().into())
+                .await
+                .unwrap();
+        }
+    });
 
     let runner = setup.runner("explorer");
     let metrics = runner.metrics.clone();
@@ -450,6 +568,7 @@ async fn blocks_from_a_node_that_do_not_follow_the_checkpoint_are_refused_and_no
     .await
     .expect("the runner stops")
     .expect_err("the node's block does not follow");
+    liar.abort();
     match &error {
         ProjectionError::DoesNotFollow {
             origin: Source::Node,
@@ -458,7 +577,7 @@ async fn blocks_from_a_node_that_do_not_follow_the_checkpoint_are_refused_and_no
             ..
         } => {
             assert_eq!(*height, BlockHeight(6));
-            assert_eq!(*block, setup.full[6].block_id());
+            assert_eq!(*block, branch[6].block_id());
         }
         other => panic!("expected DoesNotFollow from a node, got {other}"),
     }
@@ -468,10 +587,78 @@ async fn blocks_from_a_node_that_do_not_follow_the_checkpoint_are_refused_and_no
         "{text}"
     );
     assert_eq!(metrics.blocks_backfilled.load(Ordering::Relaxed), 0);
+    assert_eq!(metrics.blocks_reverted.load(Ordering::Relaxed), 0);
     assert_eq!(setup.checkpoint("explorer").await, checkpoint);
     assert_eq!(
         support::dump(&setup.services.options, "explorer").await,
         before
+    );
+    setup.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_model_on_an_empty_stream_backfills_when_the_first_message_is_not_genesis() {
+    let mut setup = Setup::new().await;
+    setup.fold("explorer_full", &setup.full).await;
+    let reference = support::dump(&setup.services.options, "explorer_full").await;
+    setup.stop_node().await;
+    // A new, empty stream: the model starts on it with nothing to read.
+    setup
+        .services
+        .js
+        .delete_stream(stream::stream_name(&setup.network.name))
+        .await
+        .unwrap();
+    create_stream(&setup.services, &setup.network.name).await;
+    let runner = setup.runner("explorer");
+    let metrics = runner.metrics.clone();
+    let shutdown = CancellationToken::new();
+    let task = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { runner.run(shutdown).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!task.is_finished(), "the runner stopped on an empty stream");
+    assert_eq!(setup.checkpoint("explorer").await, None);
+
+    // The stream's first message is block 30, published as the node
+    // publishes; the node then serves what comes before it.
+    let from = 30;
+    for message in &setup.full[from..] {
+        support::publish(
+            &setup.services.js,
+            &setup.network.name,
+            message,
+            message.encode(),
+        )
+        .await;
+    }
+    setup.start_node();
+    let last_seq = (setup.full.len() - from) as u64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metrics.height.load(Ordering::Relaxed) < BLOCKS
+        || metrics.stream_seq.load(Ordering::Relaxed) < last_seq
+    {
+        if task.is_finished() {
+            panic!("the runner stopped: {:?}", task.await.unwrap());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not caught up: height {}, last error {:?}",
+            metrics.height.load(Ordering::Relaxed),
+            metrics.last_error()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        metrics.blocks_backfilled.load(Ordering::Relaxed),
+        from as u64
+    );
+    assert_eq!(
+        support::dump(&setup.services.options, "explorer").await,
+        reference
     );
     setup.finish().await;
 }
