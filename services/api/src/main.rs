@@ -114,15 +114,12 @@ struct FileConfig {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let file = match &cli.config {
-        Some(path) => match service::load_config_file::<FileConfig>(path) {
-            Ok(file) => file,
-            Err(error) => {
-                eprintln!("api: {error}");
-                return std::process::ExitCode::from(2);
-            }
-        },
-        None => FileConfig::default(),
+    let file = match service::load_optional_config_file::<FileConfig>(cli.config.as_deref()) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("api: {error}");
+            return std::process::ExitCode::from(2);
+        }
     };
     if let Some(Command::Schema { out }) = &cli.command {
         let sdl = api::sdl();
@@ -153,36 +150,13 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
     let local = devenv::Settings::load().ok();
-    let database_url = cli
-        .database_url
-        .clone()
-        .or_else(|| file.database_url.clone())
-        .or_else(|| local.as_ref().map(|l| l.database_url.clone()))
-        .context(
-            "no PostgreSQL URL: pass --database-url, set DATABASE_URL, or run scripts/services up",
-        )?;
-    let nats_url = cli
-        .nats_url
-        .clone()
-        .or_else(|| file.nats_url.clone())
-        .or_else(|| local.as_ref().map(|l| l.nats_url.clone()))
-        .filter(|url| url != "none");
-    let network_name = cli
-        .network
-        .clone()
-        .or_else(|| file.network.clone())
-        .unwrap_or_else(|| "devnet".to_owned());
-    let config = match cli
-        .network_config
-        .clone()
-        .or_else(|| file.network_config.clone())
-    {
-        Some(path) => chain::ChainConfig::from_file(&path)
-            .with_context(|| format!("cannot load network configuration {}", path.display()))?,
-        None => chain::ChainConfig::shipped(&network_name).with_context(|| {
-            format!("network {network_name:?} is not shipped; pass --network-config")
-        })?,
-    };
+    let local = local.map(|local| (local.database_url, local.nats_url).into());
+    let shared = service::shared_layer!(cli).over(service::shared_layer!(file));
+    let shared = shared.resolve(local)?;
+    let database_url = shared.database_url;
+    let nats_url = shared.nats_url.filter(|url| url != "none");
+    let network_name = shared.network;
+    let config = shared.chain_config;
     let mut limits = file.limits.clone().unwrap_or_default();
     let (listen, static_dir, cors_origins) = match cli.command {
         Some(Command::Serve {

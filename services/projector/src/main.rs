@@ -117,45 +117,26 @@ struct Settings {
 
 fn settings(cli: &Cli, file: &FileConfig) -> anyhow::Result<Settings> {
     let local = devenv::Settings::load().ok();
-    let database_url = cli
-        .database_url
-        .clone()
-        .or_else(|| file.database_url.clone())
-        .or_else(|| local.as_ref().map(|l| l.database_url.clone()))
-        .context(
-            "no PostgreSQL URL: pass --database-url, set DATABASE_URL, or run scripts/services up",
-        )?;
-    let nats_url = cli
+    let local = local.map(|local| (local.database_url, local.nats_url).into());
+    let shared = service::shared_layer!(cli).over(service::shared_layer!(file));
+    let shared = shared.resolve(local)?;
+    let nats_url = shared
         .nats_url
-        .clone()
-        .or_else(|| file.nats_url.clone())
-        .or_else(|| local.as_ref().map(|l| l.nats_url.clone()))
         .context("no NATS URL: pass --nats-url, set NATS_URL, or run scripts/services up")?;
-    let network = cli
-        .network
-        .clone()
-        .or_else(|| file.network.clone())
-        .unwrap_or_else(|| "devnet".to_owned());
-    let chain_config = match cli.network_config.as_ref().or(file.network_config.as_ref()) {
-        Some(path) => chain::ChainConfig::from_file(path)
-            .with_context(|| format!("network configuration {}", path.display()))?,
-        None => chain::ChainConfig::shipped(&network).with_context(|| {
-            format!("network {network:?} is not shipped; pass --network-config FILE")
-        })?,
-    };
     let finality_depth = cli
         .finality_depth
         .or(file.finality_depth)
-        .unwrap_or(chain_config.consensus.finality_depth);
-    let database: PgConnectOptions = database_url
+        .unwrap_or(shared.chain_config.consensus.finality_depth);
+    let database: PgConnectOptions = shared
+        .database_url
         .parse()
         .context("DATABASE_URL is not a PostgreSQL URL")?;
     Ok(Settings {
         database: database.log_statements(tracing::log::LevelFilter::Debug),
         nats_url,
-        network,
+        network: shared.network,
         finality_depth,
-        chain_config: Arc::new(chain_config),
+        chain_config: Arc::new(shared.chain_config),
     })
 }
 
@@ -181,15 +162,12 @@ fn select_models(settings: &Settings, names: &[String]) -> anyhow::Result<Vec<Ar
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let file = match &cli.config {
-        Some(path) => match service::load_config_file::<FileConfig>(path) {
-            Ok(file) => file,
-            Err(error) => {
-                eprintln!("projector: {error}");
-                return std::process::ExitCode::from(2);
-            }
-        },
-        None => FileConfig::default(),
+    let file = match service::load_optional_config_file::<FileConfig>(cli.config.as_deref()) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("projector: {error}");
+            return std::process::ExitCode::from(2);
+        }
     };
     service::init_tracing(cli.log_json || file.log_json.unwrap_or(false));
     match execute(cli, file).await {

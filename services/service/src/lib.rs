@@ -6,7 +6,16 @@
 //! * [`serve_health`]: `/healthz` and Prometheus `/metrics` over HTTP;
 //! * [`Metrics`]: a small writer for the Prometheus text format;
 //! * [`load_config_file`]: a TOML configuration file, the lowest layer
-//!   under environment variables and flags.
+//!   under environment variables and flags;
+//! * [`config`]: the settings the projector and the API share (database
+//!   and NATS URLs, network and its configuration), layered flags >
+//!   environment > file > local services > defaults.
+
+pub mod config;
+
+pub use config::{
+    LocalServices, SharedConfig, SharedConfigError, SharedSettings, load_optional_config_file,
+};
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
