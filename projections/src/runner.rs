@@ -307,6 +307,8 @@ impl Runner {
         };
         info!(model = name, schema = %self.schema_name, height = checkpoint.map(|c| c.height.0),
               "folding the ledger stream");
+        // Positioned: whatever the runner retried after is over.
+        self.metrics.set_last_error(None);
 
         loop {
             if shutdown.is_cancelled() {

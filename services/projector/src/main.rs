@@ -82,6 +82,11 @@ enum Command {
         /// Seconds between the two samples the rate is computed from.
         #[arg(long, default_value_t = 1.0)]
         sample_seconds: f64,
+        /// Address of the running projector's /healthz, whose verdict
+        /// (a model retrying or stopped, and why) is shown
+        /// [default: 127.0.0.1:9102].
+        #[arg(long, env = "PROJECTOR_LISTEN")]
+        listen: Option<SocketAddr>,
     },
     /// Rebuild a model from the start of the stream into a second schema
     /// (the live one stays queryable), then swap it in.
@@ -90,6 +95,13 @@ enum Command {
         model: String,
     },
 }
+
+/// Where `run` serves /healthz and /metrics unless told otherwise.
+const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9102);
+
+/// How long `status` waits for the running projector's /healthz.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The configuration file: every key optional.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -193,13 +205,17 @@ async fn execute(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             } else {
                 models
             };
-            let listen = listen
-                .or(file.listen)
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9102)));
+            let listen = listen.or(file.listen).unwrap_or(DEFAULT_LISTEN);
             let models = select_models(&settings, &names)?;
             run(settings, models, listen, batch_size.or(file.batch_size)).await
         }
-        Command::Status { sample_seconds } => status(settings, sample_seconds).await,
+        Command::Status {
+            sample_seconds,
+            listen,
+        } => {
+            let listen = listen.or(file.listen).unwrap_or(DEFAULT_LISTEN);
+            status(settings, sample_seconds, listen).await
+        }
         Command::Rebuild { model } => {
             let model = select_models(&settings, std::slice::from_ref(&model))?
                 .into_iter()
@@ -235,15 +251,32 @@ struct Observed {
 }
 
 impl Observable for Observed {
+    /// Degraded while a model is stopped (bad data: the error that stopped
+    /// it) or retrying (an outage, or no node serving blocks the stream no
+    /// longer holds: the error it retries after), or NATS is not connected;
+    /// every such problem is named, "; "-separated.
     fn health(&self) -> Health {
-        if let Ok(stopped) = self.stopped.lock()
-            && let Some((model, reason)) = stopped.iter().next()
-        {
-            return Health::Degraded(format!("model {model} stopped: {reason}"));
+        let mut problems = Vec::new();
+        let stopped = self
+            .stopped
+            .lock()
+            .map(|stopped| stopped.clone())
+            .unwrap_or_default();
+        for (model, metrics) in &self.models {
+            if let Some(reason) = stopped.get(model) {
+                problems.push(format!("model {model} stopped: {reason}"));
+            } else if let Some(reason) = metrics.last_error() {
+                problems.push(format!("model {model} retrying: {reason}"));
+            }
         }
         match self.nats.connection_state() {
-            async_nats::connection::State::Connected => Health::Ok,
-            other => Health::Degraded(format!("NATS {other}")),
+            async_nats::connection::State::Connected => {}
+            other => problems.push(format!("NATS {other}")),
+        }
+        if problems.is_empty() {
+            Health::Ok
+        } else {
+            Health::Degraded(problems.join("; "))
         }
     }
 
@@ -390,6 +423,12 @@ async fn run(
             Err(join_error) => error!(%join_error, "a model task failed"),
         }
     }
+    // Every model stopped by bad data: stay up so /healthz keeps saying
+    // why (a restart would stop the same way) until told to go.
+    if !shutdown.is_cancelled() {
+        error!("no model is running; serving /healthz until SIGINT/SIGTERM");
+        shutdown.cancelled().await;
+    }
     shutdown.cancel();
     let _ = health_task.await;
     let _ = nats.flush().await;
@@ -406,7 +445,34 @@ async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
         .with_context(|| format!("cannot connect to NATS at {url}"))
 }
 
-async fn status(settings: Settings, sample_seconds: f64) -> anyhow::Result<()> {
+/// The running projector's verdict from its /healthz, as one line.
+async fn health_verdict(listen: SocketAddr) -> String {
+    let url = format!("http://{listen}/healthz");
+    let response = match reqwest::Client::builder()
+        .timeout(HEALTH_TIMEOUT)
+        .build()
+        .map(|client| client.get(&url).send())
+    {
+        Ok(request) => request.await,
+        Err(error) => return format!("not reachable ({error})"),
+    };
+    match response {
+        Ok(response) => {
+            // "ok", or "degraded: <reason>" (HTTP 503).
+            let code = response.status();
+            let text = response.text().await.unwrap_or_default();
+            let text = text.trim();
+            if code.is_success() || text.starts_with("degraded") {
+                text.to_owned()
+            } else {
+                format!("HTTP {code}: {text}")
+            }
+        }
+        Err(error) => format!("not reachable ({error}); is `projector run` serving {url}?"),
+    }
+}
+
+async fn status(settings: Settings, sample_seconds: f64, listen: SocketAddr) -> anyhow::Result<()> {
     let mut connection = PgConnection::connect_with(&settings.database)
         .await
         .context("cannot connect to PostgreSQL")?;
@@ -460,6 +526,7 @@ async fn status(settings: Settings, sample_seconds: f64) -> anyhow::Result<()> {
         "notifications: {}",
         notification_subject(&settings.network, "<model>")
     );
+    println!("projector at {listen}: {}", health_verdict(listen).await);
     Ok(())
 }
 

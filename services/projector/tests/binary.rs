@@ -61,10 +61,22 @@ impl Setup {
     }
 }
 
-async fn setup() -> Setup {
+/// A fresh database and an empty stream of a new network.
+async fn empty_setup() -> Setup {
     let services = TestServices::connect().await;
     let database_url = services.database_url();
     let network = support::create_stream(&services.js, "p").await;
+    Setup {
+        db: services.db,
+        database_url,
+        nats_url: services.settings.nats_url,
+        network,
+        js: services.js,
+    }
+}
+
+async fn setup() -> Setup {
+    let setup = empty_setup().await;
     // The devnet genesis block, as a node publishes it.
     let config = ChainConfig::devnet().unwrap();
     let genesis = BlockMessage {
@@ -74,14 +86,8 @@ async fn setup() -> Setup {
         block: config.genesis.clone(),
         events: Vec::new(),
     };
-    support::publish(&services.js, &network, &genesis, genesis.encode()).await;
-    Setup {
-        db: services.db,
-        database_url,
-        nats_url: services.settings.nats_url,
-        network,
-        js: services.js,
-    }
+    support::publish(&setup.js, &setup.network, &genesis, genesis.encode()).await;
+    setup
 }
 
 async fn get(url: &str) -> Option<(u16, String)> {
@@ -251,4 +257,116 @@ async fn run_status_rebuild_and_clean_shutdown() {
         .delete_stream(stream::stream_name(&setup.network))
         .await;
     setup.db.drop_database().await.unwrap();
+}
+
+/// Polls `/healthz` until it is degraded with a reason containing `needle`.
+async fn degraded_with(listen: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((503, reason)) = get(&format!("http://{listen}/healthz")).await
+            && reason.contains(needle)
+        {
+            return reason;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/healthz never reported {needle:?}: {:?}",
+            get(&format!("http://{listen}/healthz")).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn healthz_and_status_name_a_model_that_retries_or_stopped() {
+    let config = ChainConfig::devnet().unwrap();
+
+    // A stream whose first message is a block at height 5 and no node to
+    // backfill from: the explorer retries, and says why.
+    let orphan = BlockMessage {
+        kind: BlockMessageKind::Applied,
+        height: BlockHeight(5),
+        outbox_sequence: 6,
+        block: config.genesis.clone(),
+        events: Vec::new(),
+    };
+    let retrying = empty_setup().await;
+    let network = retrying.network.clone();
+    support::publish(&retrying.js, &network, &orphan, orphan.encode()).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut run = retrying
+        .command(&["run", "--models", "explorer", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reason = degraded_with(&listen, "model explorer retrying").await;
+    assert!(
+        reason.contains("needs blocks 0..=4")
+            && reason.contains(&format!("no node answered on ledger.{network}.blocks")),
+        "{reason}"
+    );
+    let status = retrying.output(&["status", "--sample-seconds", "0", "--listen", &listen]);
+    assert!(status.status.success(), "{status:?}");
+    let text = String::from_utf8(status.stdout).unwrap();
+    let verdict = text
+        .lines()
+        .find(|line| line.starts_with(&format!("projector at {listen}: degraded: ")))
+        .unwrap_or_else(|| panic!("no degraded verdict in:\n{text}"));
+    assert!(
+        verdict.contains("model explorer retrying") && verdict.contains("no node answered"),
+        "{verdict}"
+    );
+    assert!(terminate(&mut run).success());
+    // Nothing serves /healthz any more: status says so and still succeeds.
+    let status = retrying.output(&["status", "--sample-seconds", "0", "--listen", &listen]);
+    assert!(status.status.success(), "{status:?}");
+    assert!(
+        String::from_utf8_lossy(&status.stdout)
+            .contains(&format!("projector at {listen}: not reachable")),
+        "{status:?}"
+    );
+
+    // A message that does not decode: the explorer stops, and says why.
+    let genesis = BlockMessage {
+        kind: BlockMessageKind::Applied,
+        height: BlockHeight(0),
+        outbox_sequence: 1,
+        block: config.genesis.clone(),
+        events: Vec::new(),
+    };
+    let stopping = empty_setup().await;
+    support::publish(
+        &stopping.js,
+        &stopping.network,
+        &genesis,
+        b"not a block".to_vec(),
+    )
+    .await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut run = stopping
+        .command(&["run", "--models", "explorer", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reason = degraded_with(&listen, "model explorer stopped").await;
+    assert!(reason.contains("is not a block message"), "{reason}");
+    let status = stopping.output(&["status", "--sample-seconds", "0", "--listen", &listen]);
+    let text = String::from_utf8(status.stdout).unwrap();
+    assert!(
+        text.contains(&format!(
+            "projector at {listen}: degraded: model explorer stopped"
+        )),
+        "{text}"
+    );
+    assert!(terminate(&mut run).success());
+
+    for setup in [retrying, stopping] {
+        let _ = setup
+            .js
+            .delete_stream(stream::stream_name(&setup.network))
+            .await;
+        setup.db.drop_database().await.unwrap();
+    }
 }
