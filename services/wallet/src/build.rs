@@ -37,6 +37,8 @@ pub struct Request {
     /// At least this fee (the minimum is used when higher).
     pub fee: Option<Currency>,
     pub change: Address,
+    /// A domain payload (e.g. a notary record).
+    pub payload: Option<ledger::Payload>,
 }
 
 /// A built, unsigned transaction and where its inputs come from.
@@ -77,7 +79,7 @@ pub fn build(
     funds: &Funds,
     request: &Request,
 ) -> Result<Built, WalletError> {
-    if request.recipients.is_empty() {
+    if request.recipients.is_empty() && request.payload.is_none() {
         return Err(WalletError::Usage(
             "nothing to send: give at least one output".into(),
         ));
@@ -109,6 +111,7 @@ pub fn build(
     // Blockstake part (blockstake sends): inputs covering `total`.
     let mut transaction = Transaction::new();
     transaction.arbitrary_data = request.data.clone();
+    transaction.payload = request.payload.clone();
     let mut inputs = Vec::new();
     let mut coin_target = 0u128;
     match request.asset {

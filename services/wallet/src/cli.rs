@@ -127,6 +127,9 @@ pub enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Notary: record a file's hash on chain, or check when it was recorded.
+    #[command(subcommand)]
+    Notary(NotaryCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -145,6 +148,21 @@ pub enum AddressCommand {
         #[arg(long)]
         derive: Option<u64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotaryCommand {
+    /// Record the file's BLAKE2b-256 hash (the fee is the only cost).
+    Register {
+        file: PathBuf,
+        /// Write the unsigned transaction to this file instead.
+        #[arg(long)]
+        unsigned: Option<PathBuf>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Check the file against the chain: when its hash was first recorded.
+    Verify { file: PathBuf },
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::build::{self, Recipient, Request};
-use crate::cli::{AddressCommand, Cli, Command, Global, SendArgs, WaitArgs};
+use crate::cli::{AddressCommand, Cli, Command, Global, NotaryCommand, SendArgs, WaitArgs};
 use crate::client::{Client, NetworkInfo, text};
 use crate::config::{self, Resolved};
 use crate::error::WalletError;
@@ -62,6 +62,16 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
         Command::Status { id } => context.status(&id).await,
         Command::ExportWatchOnly { out } => context.export_watch_only(&out),
         Command::ExportStakingKey { out, count } => context.export_staking_key(&out, count),
+        Command::Notary(NotaryCommand::Register {
+            file,
+            unsigned,
+            wait,
+        }) => {
+            context
+                .notary_register(&file, unsigned.as_deref(), &wait)
+                .await
+        }
+        Command::Notary(NotaryCommand::Verify { file }) => context.notary_verify(&file).await,
         Command::Completions { shell } => {
             let mut buffer = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wallet", &mut buffer);
@@ -625,21 +635,38 @@ impl Context {
             .as_deref()
             .map(|fee| network.parse_coins(fee))
             .transpose()?;
-        let change = keystore
-            .address(0)
-            .ok_or_else(|| WalletError::Usage("the wallet has no address".into()))?;
-        let funds = funds::load(&client, &network, &keystore).await?;
-        let built = build::build(
+        let request = Request {
+            asset,
+            recipients,
+            data,
+            fee,
+            change: first_address(&keystore)?,
+            payload: None,
+        };
+        self.build_and_send(
+            &keystore,
+            &client,
             &network,
-            &funds,
-            &Request {
-                asset,
-                recipients,
-                data,
-                fee,
-                change,
-            },
-        )?;
+            &request,
+            args.unsigned.as_deref(),
+            &args.wait,
+        )
+        .await
+    }
+
+    /// Builds `request` from the wallet's funds; writes it unsigned to
+    /// `unsigned`, or signs, submits and waits.
+    pub async fn build_and_send(
+        &self,
+        keystore: &Keystore,
+        client: &Client,
+        network: &NetworkInfo,
+        request: &Request,
+        unsigned: Option<&Path>,
+        wait: &WaitArgs,
+    ) -> Result<Report, WalletError> {
+        let funds = funds::load(client, network, keystore).await?;
+        let built = build::build(network, &funds, request)?;
         let mut file = TransactionFile {
             network: network.name.clone(),
             address_prefix: network.prefix.clone(),
@@ -648,7 +675,7 @@ impl Context {
             inputs: built.inputs,
             signed: false,
         };
-        if let Some(path) = &args.unsigned {
+        if let Some(path) = unsigned {
             file.write(path)?;
             let id = file.transaction.id().to_string();
             return Ok(Report {
@@ -663,8 +690,67 @@ impl Context {
             });
         }
         let unlocked = keystore.unlock(&self.password()?)?;
-        sign_file(&keystore, &unlocked, &mut file)?;
-        self.submit(&client, &network, &file, &args.wait).await
+        sign_file(keystore, &unlocked, &mut file)?;
+        self.submit(client, network, &file, wait).await
+    }
+
+    /// `notary register FILE`: records the file's BLAKE2b-256 on chain.
+    pub async fn notary_register(
+        &self,
+        path: &Path,
+        unsigned: Option<&Path>,
+        wait: &WaitArgs,
+    ) -> Result<Report, WalletError> {
+        let keystore = self.keystore()?;
+        let client = self.client()?;
+        let network = self.network(&client).await?;
+        let hash = crate::notary::document_hash(path)?;
+        let request = Request {
+            asset: Asset::Coin,
+            recipients: Vec::new(),
+            data: Vec::new(),
+            fee: None,
+            change: first_address(&keystore)?,
+            payload: Some(crate::notary::payload(hash)),
+        };
+        let mut report = self
+            .build_and_send(&keystore, &client, &network, &request, unsigned, wait)
+            .await?;
+        report.json["documentHash"] = json!(hash.to_string());
+        report.human = format!("document hash {hash}\n{}", report.human);
+        Ok(report)
+    }
+
+    /// `notary verify FILE`: when (and by which transaction) the file's
+    /// hash was first recorded.
+    pub async fn notary_verify(&self, path: &Path) -> Result<Report, WalletError> {
+        let client = self.client()?;
+        self.network(&client).await?;
+        let hash = crate::notary::document_hash(path)?;
+        let data = client
+            .query(
+                "query($h: String!) { notaryRecord(documentHash: $h) { transactionId blockHeight timestamp } }",
+                json!({ "h": hash.to_string() }),
+            )
+            .await?;
+        let record = &data["notaryRecord"];
+        if record.is_null() {
+            return Err(WalletError::NotRecorded {
+                hash: hash.to_string(),
+            });
+        }
+        Ok(Report {
+            json: json!({ "documentHash": hash.to_string(), "recorded": true,
+                          "transactionId": record["transactionId"], "height": record["blockHeight"],
+                          "timestamp": record["timestamp"] }),
+            human: format!(
+                "{} existed by unix time {} (block {}, transaction {})",
+                path.display(),
+                record["timestamp"],
+                record["blockHeight"],
+                record["transactionId"].as_str().unwrap_or("")
+            ),
+        })
     }
 
     fn sign(&self, path: &Path, out: Option<&Path>) -> Result<Report, WalletError> {
@@ -999,6 +1085,12 @@ fn sign_file(
     }
     file.signed = true;
     Ok(())
+}
+
+fn first_address(keystore: &Keystore) -> Result<Address, WalletError> {
+    keystore
+        .address(0)
+        .ok_or_else(|| WalletError::Usage("the wallet has no address".into()))
 }
 
 fn to_text(address: &Address, network: &NetworkInfo) -> Result<String, WalletError> {

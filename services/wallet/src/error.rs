@@ -90,6 +90,10 @@ pub enum WalletError {
         "transaction {id} was not included within {seconds} s; it may still be; check with `wallet history` or `wallet status {id}`"
     )]
     WaitTimeout { id: String, seconds: u64 },
+    #[error(
+        "document hash {hash} is not recorded on this chain (register it with `wallet notary register FILE`)"
+    )]
+    NotRecorded { hash: String },
 }
 
 impl WalletError {
@@ -116,6 +120,7 @@ impl WalletError {
             WalletError::Rejected { .. } => "REJECTED",
             WalletError::TransactionFile { .. } => "BAD_TRANSACTION_FILE",
             WalletError::WaitTimeout { .. } => "WAIT_TIMEOUT",
+            WalletError::NotRecorded { .. } => "NOT_RECORDED",
         }
     }
 }

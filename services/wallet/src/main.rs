@@ -5,9 +5,10 @@
 //! (the GraphQL API), [`funds`] (outputs and pending transactions),
 //! [`build`] (coin selection, fees, signing), [`txfile`] (transaction
 //! files for offline signing), [`commands`] (one function per command).
-//! Further features (multisig, atomic swaps, notary, minting) belong in
-//! modules of their own beside `build`, using `txfile` for partially
-//! signed transactions.
+//! [`notary`] (document hashes). Further features (multisig, atomic
+//! swaps, minting) belong in modules of their own like `notary`, building
+//! a [`build::Request`] (or a transaction of their own) and using `txfile`
+//! for partially signed transactions.
 
 mod build;
 mod cli;
@@ -17,6 +18,7 @@ mod config;
 mod error;
 mod funds;
 mod keystore;
+mod notary;
 mod txfile;
 
 use std::io::Write as _;

@@ -320,6 +320,21 @@ fn wallet_end_to_end_on_a_devnet() {
     let _ = send_wait;
     assert_eq!(env.coins("bob")["coins"]["spendable"], "23.5");
 
+    // Notary: register a file's hash, verify it; another file is unknown.
+    let document = env.path("contract.txt");
+    std::fs::write(&document, "we agree").unwrap();
+    let document = document.to_str().unwrap();
+    let registered = env.ok("alice", &["notary", "register", document]);
+    assert_eq!(registered["status"], "confirmed");
+    let verified = env.ok("bob", &["notary", "verify", document]);
+    assert_eq!(verified["recorded"], true);
+    assert_eq!(verified["transactionId"], registered["id"]);
+    assert_eq!(verified["documentHash"], registered["documentHash"]);
+    let other = env.path("other.txt");
+    std::fs::write(&other, "we disagree").unwrap();
+    let (code, _) = env.fail("bob", &["notary", "verify", other.to_str().unwrap()], None);
+    assert_eq!(code, "NOT_RECORDED");
+
     // Addresses: next unused derives index 1; identity keys apart.
     let next = env.ok("alice", &["address", "next"]);
     assert_eq!(next["index"], 1);
