@@ -20,46 +20,19 @@ use chain::ChainConfig;
 use ledger::condition::{
     AtomicSwapCondition, MultisigCondition, TimeLockCondition, TimeLockedCondition,
 };
-use ledger::fulfillment::InputKind;
-use ledger::fulfillment::{FulfillContext, SingleSignatureFulfillment, signing_message};
 use ledger::{
-    Address, BlockHeight, CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment,
-    Hash32, NetworkParams, Payload, SecretKey, Timestamp, Transaction, codec,
+    Address, CoinInput, CoinOutput, CoinOutputId, Condition, Fulfillment, Hash32, Payload,
+    Timestamp, Transaction, codec,
 };
 
-/// 0.1 coin, well above the devnet minimum for these sizes.
-const FEE: Currency = Currency(100_000_000);
+// The chain's test fixtures: keys from fixed seeds, a fee of 0.1 coin
+// (well above the devnet minimum for these sizes), signing.
+#[path = "../../../ledger/chain/tests/common/mod.rs"]
+mod common;
+use common::{FEE, coins, key, sign_coin_inputs as sign};
+
 /// 2027-01-01T00:00:00Z.
 const LOCKED_UNTIL: u64 = 1_798_761_600;
-
-fn coins(whole: u128) -> Currency {
-    Currency(whole * 1_000_000_000)
-}
-
-fn key(seed: u8) -> SecretKey {
-    SecretKey::from_seed([seed; 32])
-}
-
-fn sign(transaction: &mut Transaction, params: &NetworkParams, owner: &SecretKey) {
-    let id = transaction.id();
-    for index in 0..transaction.coin_inputs.len() {
-        let context: FulfillContext = Transaction::input_context(
-            &id,
-            params,
-            InputKind::Coin,
-            index as u64,
-            BlockHeight(0),
-            Timestamp(0),
-        );
-        let public_key = owner.public_key();
-        let signature = owner.sign(&signing_message(&context, &public_key, None));
-        transaction.coin_inputs[index].fulfillment =
-            Fulfillment::SingleSignature(SingleSignatureFulfillment {
-                public_key,
-                signature,
-            });
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -206,3 +206,55 @@ export function Loaded<T>({
   if (gone) return <NotFound what={gone} />;
   return <>{children(state.data)}</>;
 }
+
+export interface BlockSummary {
+  height: number;
+  id: string;
+  timestamp: number;
+  transactionCount: number;
+  staker: string | null;
+  size?: number;
+}
+
+/** A table of blocks: height, ID, age, transactions, (size,) staker. */
+export function BlockTable({ blocks, testId }: { blocks: BlockSummary[]; testId?: string }) {
+  const sized = blocks.some((b) => b.size !== undefined);
+  return (
+    <table data-testid={testId}>
+      <thead>
+        <tr>
+          <th scope="col">Height</th>
+          <th scope="col">Block</th>
+          <th scope="col">Age</th>
+          <th scope="col">Txs</th>
+          {sized && (
+            <th scope="col" className="wide">
+              Size
+            </th>
+          )}
+          <th scope="col" className="wide">
+            Staker
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {blocks.map((b) => (
+          <tr key={b.id} data-height={b.height}>
+            <td>
+              <HeightLink height={b.height} />
+            </td>
+            <td>
+              <Id kind="block" value={b.id} />
+            </td>
+            <td>
+              <Time unix={b.timestamp} />
+            </td>
+            <td>{b.transactionCount}</td>
+            {sized && <td className="wide">{groupDigits(String(b.size ?? 0))} B</td>}
+            <td className="wide">{b.staker ? <Id kind="address" value={b.staker} /> : "genesis"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -1,5 +1,5 @@
 import { useSearchParams } from "react-router-dom";
-import { HeightLink, Id, Loaded, Pager, Time, type PageInfo } from "../components";
+import { BlockTable, Loaded, Pager, type PageInfo } from "../components";
 import { groupDigits } from "../format";
 import { useQuery } from "../hooks";
 
@@ -38,36 +38,7 @@ export function BlocksPage() {
           return (
             <section className="card">
               <p className="hint">{groupDigits(String(blocks.totalCount))} blocks, newest first.</p>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Height</th>
-                    <th scope="col">Block</th>
-                    <th scope="col">Age</th>
-                    <th scope="col">Txs</th>
-                    <th scope="col" className="wide">Size</th>
-                    <th scope="col" className="wide">Staker</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {blocks.nodes.map((b) => (
-                    <tr key={b.id}>
-                      <td>
-                        <HeightLink height={b.height} />
-                      </td>
-                      <td>
-                        <Id kind="block" value={b.id} />
-                      </td>
-                      <td>
-                        <Time unix={b.timestamp} />
-                      </td>
-                      <td>{b.transactionCount}</td>
-                      <td className="wide">{groupDigits(String(b.size))} B</td>
-                      <td className="wide">{b.staker ? <Id kind="address" value={b.staker} /> : "genesis"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <BlockTable blocks={blocks.nodes} />
               <Pager
                 label="Blocks"
                 info={pageInfo}

@@ -1,7 +1,7 @@
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { Bar, BarChart, CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { subscribe } from "../api";
-import { Amount, Facts, HeightLink, Id, Loaded, Time } from "../components";
+import { Amount, BlockTable, Facts, HeightLink, Id, Loaded, Time } from "../components";
 import { duration, groupDigits } from "../format";
 import { useQuery } from "../hooks";
 
@@ -64,9 +64,9 @@ const POINTS = 100;
 
 function Charts({ height }: { height: number }) {
   const [range, setRange] = useState(1000);
-  // From block 1: the genesis timestamp is arbitrary, so block 1's block
-  // time would dwarf every other.
-  const from = Math.max(1, height - range + 1);
+  // From block 2: the genesis timestamp is set in the network file, so
+  // block 1's block time is arbitrary and would dwarf every other.
+  const from = Math.min(height, Math.max(2, height - range + 1));
   const granularity = Math.max(1, Math.ceil((height - from + 1) / POINTS));
   const stats = useQuery<{ statistics: Point[] }>(STATISTICS, { from, granularity });
   const points = (stats.data?.statistics ?? []).map((p) => ({
@@ -122,7 +122,7 @@ function Charts({ height }: { height: number }) {
   );
 }
 
-function LiveBlocks({ initial }: { initial: BlockRow[] }) {
+function LiveBlocks({ initial, onBlock }: { initial: BlockRow[]; onBlock: (block: BlockRow) => void }) {
   const [blocks, setBlocks] = useState(initial);
   const [live, setLive] = useState<"connecting" | "live" | "lost">("connecting");
   useEffect(() => {
@@ -132,11 +132,12 @@ function LiveBlocks({ initial }: { initial: BlockRow[] }) {
       {},
       (data) => {
         setLive("live");
+        onBlock(data.newBlocks);
         setBlocks((old) => [data.newBlocks, ...old.filter((b) => b.height < data.newBlocks.height)].slice(0, 10));
       },
       () => setLive("lost"),
     );
-  }, []);
+  }, [onBlock]);
   const tip = blocks[0];
   return (
     <section aria-labelledby="live-title" className="card">
@@ -151,43 +152,24 @@ function LiveBlocks({ initial }: { initial: BlockRow[] }) {
           Tip: block <HeightLink height={tip.height} />
         </p>
       )}
-      <table data-testid="live-blocks">
-        <thead>
-          <tr>
-            <th scope="col">Height</th>
-            <th scope="col">Block</th>
-            <th scope="col">Age</th>
-            <th scope="col">Txs</th>
-            <th scope="col" className="wide">Staker</th>
-          </tr>
-        </thead>
-        <tbody>
-          {blocks.map((b) => (
-            <tr key={b.id} data-height={b.height}>
-              <td>
-                <HeightLink height={b.height} />
-              </td>
-              <td>
-                <Id kind="block" value={b.id} />
-              </td>
-              <td>
-                <Time unix={b.timestamp} />
-              </td>
-              <td>{b.transactionCount}</td>
-              <td className="wide">{b.staker ? <Id kind="address" value={b.staker} /> : "genesis"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <BlockTable blocks={blocks} testId="live-blocks" />
     </section>
   );
 }
 
 export function Dashboard() {
   const state = useQuery<ChainData>(CHAIN);
+  // The newest block pushed by the subscription, ahead of the query's tip.
+  const [pushed, setPushed] = useState<BlockRow>();
+  const onBlock = useCallback((block: BlockRow) => setPushed(block), []);
   return (
     <Loaded state={state}>
-      {({ chain, blocks }) => (
+      {({ chain: queried, blocks }) => {
+        const chain =
+          pushed && (queried.height == null || pushed.height > queried.height)
+            ? { ...queried, height: pushed.height, tip: { id: pushed.id, timestamp: pushed.timestamp } }
+            : queried;
+        return (
         <>
           <h1>
             Chain <span className="muted">{chain.network}</span>
@@ -206,10 +188,11 @@ export function Dashboard() {
               ]}
             />
           </section>
-          <LiveBlocks initial={blocks.nodes} />
-          {chain.height != null && <Charts height={chain.height} />}
+          <LiveBlocks initial={blocks.nodes} onBlock={onBlock} />
+          {queried.height != null && <Charts height={queried.height} />}
         </>
-      )}
+        );
+      }}
     </Loaded>
   );
 }
