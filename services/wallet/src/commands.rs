@@ -216,6 +216,24 @@ impl Context {
         }
     }
 
+    /// Writes a new keystore for `unlocked` with `keys` spending keys.
+    fn write_new(
+        &self,
+        unlocked: &Unlocked,
+        password: &str,
+        keys: u64,
+    ) -> Result<Keystore, WalletError> {
+        let keystore = Keystore::create(
+            &self.settings.wallet_path,
+            unlocked,
+            password,
+            kdf_cost(),
+            keys,
+        )?;
+        keystore.save()?;
+        Ok(keystore)
+    }
+
     fn init(&self, no_confirm: bool, keys: u64) -> Result<Report, WalletError> {
         self.refuse_existing()?;
         if !no_confirm && !std::io::stdin().is_terminal() {
@@ -239,14 +257,7 @@ impl Context {
             drop(stderr);
             confirm_mnemonic(&mnemonic)?;
         }
-        let keystore = Keystore::create(
-            &self.settings.wallet_path,
-            &unlocked,
-            &password,
-            kdf_cost(),
-            keys,
-        )?;
-        keystore.save()?;
+        let keystore = self.write_new(&unlocked, &password, keys)?;
         // The words were shown already when confirming.
         let shown = if no_confirm {
             Some(mnemonic.as_str())
@@ -310,14 +321,7 @@ impl Context {
         let password =
             self.new_password(self.global.password_file.as_deref(), "WALLET_PASSWORD")?;
         let unlocked = Unlocked::new(entropy, derivation);
-        let keystore = Keystore::create(
-            &self.settings.wallet_path,
-            &unlocked,
-            &password,
-            kdf_cost(),
-            keys,
-        )?;
-        keystore.save()?;
+        let keystore = self.write_new(&unlocked, &password, keys)?;
         Ok(self.created(&keystore, "recovered", None))
     }
 
@@ -552,7 +556,7 @@ impl Context {
             let change = format!("{sign}{}", network.coins(Currency(amount)));
             lines.push(format!(
                 "{:>8}  {}  {:>20}  {}{}",
-                node["blockHeight"],
+                node["blockHeight"].as_u64().unwrap_or(0),
                 id,
                 change,
                 node["kind"].as_str().unwrap_or(""),

@@ -71,6 +71,16 @@ impl Env {
         )
     }
 
+    /// `recover` with the words on stdin.
+    fn recover_typed(&self, wallet: &str, words: &str) -> Output {
+        use std::io::Write as _;
+        let mut recover = self.command(wallet, &["recover"], Some("pw"));
+        recover.stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut child = recover.spawn().unwrap();
+        writeln!(child.stdin.take().unwrap(), "{words}").unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.home.path().join(name)
     }
@@ -105,8 +115,9 @@ fn file_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-#[test]
-fn wallet_end_to_end_on_a_devnet() {
+/// A devnet with a few blocks, a wallet environment with a fresh HOME
+/// against its API, and the genesis wallet file in that HOME.
+fn start() -> (BackgroundDevnet, Env, PathBuf) {
     let devnet = BackgroundDevnet::start().unwrap();
     devnet.wait_height(2, Duration::from_secs(30)).unwrap();
     let env = Env {
@@ -114,6 +125,12 @@ fn wallet_end_to_end_on_a_devnet() {
         api: devnet.api_url(),
     };
     let genesis_file = devnet.write_genesis_wallet(env.home.path()).unwrap();
+    (devnet, env, genesis_file)
+}
+
+#[test]
+fn wallet_end_to_end_on_a_devnet() {
+    let (devnet, env, genesis_file) = start();
     let genesis_file = genesis_file.to_str().unwrap();
 
     // The README's three commands: recover the genesis wallet, create a
@@ -240,15 +257,7 @@ fn wallet_end_to_end_on_a_devnet() {
     let mut list: Vec<&str> = words.split(' ').collect();
     let last = list[23];
     list[23] = if last == "zoo" { "abandon" } else { "zoo" };
-    let mut recover = env.command("carol", &["recover"], Some("pw"));
-    recover.stdin(Stdio::piped()).stdout(Stdio::piped());
-    let mut child = recover.spawn().unwrap();
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{}", list.join(" ")).unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = env.recover_typed("carol", &list.join(" "));
     assert!(!output.status.success());
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["error"]["code"], "BAD_MNEMONIC");
@@ -260,15 +269,7 @@ fn wallet_end_to_end_on_a_devnet() {
     );
     assert!(!env.keystore("carol").exists());
     // The right words recover alice's address.
-    let mut recover = env.command("alice2", &["recover"], Some("pw"));
-    recover.stdin(Stdio::piped()).stdout(Stdio::piped());
-    let mut child = recover.spawn().unwrap();
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{words}").unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = env.recover_typed("alice2", &words);
     assert!(output.status.success());
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["addresses"][0], alice.as_str());
@@ -413,13 +414,7 @@ fn wallet_end_to_end_on_a_devnet() {
 #[test]
 #[ignore = "the node's creator builds an invalid block when a pooled transaction spends its stake output"]
 fn blockstakes_from_the_staking_wallet() {
-    let devnet = BackgroundDevnet::start().unwrap();
-    devnet.wait_height(2, Duration::from_secs(30)).unwrap();
-    let env = Env {
-        home: tempfile::tempdir().unwrap(),
-        api: devnet.api_url(),
-    };
-    let genesis_file = devnet.write_genesis_wallet(env.home.path()).unwrap();
+    let (devnet, env, genesis_file) = start();
     env.ok(
         "genesis",
         &["recover", "--from-file", genesis_file.to_str().unwrap()],
