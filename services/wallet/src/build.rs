@@ -3,9 +3,10 @@
 //! signatures have a fixed length), change back to the wallet, optional
 //! arbitrary data and time locks; and signing their inputs.
 
-use ledger::condition::{TimeLockCondition, TimeLockedCondition};
+use ledger::condition::{MultisigCondition, TimeLockCondition, TimeLockedCondition};
 use ledger::fulfillment::{
-    FulfillContext, InputKind, SignedTarget, SingleSignatureFulfillment, signing_message,
+    FulfillContext, InputKind, KeySignature, MultiSignatureFulfillment, SignedTarget,
+    SingleSignatureFulfillment, signing_message,
 };
 use ledger::{
     Address, AddressKind, BlockHeight, BlockStakeInput, BlockStakeOutput, BlockStakeOutputId,
@@ -26,6 +27,8 @@ pub struct Recipient {
     pub value: u128,
     /// Raw lock value: a height below 500,000,000, else unix seconds.
     pub lock: Option<u64>,
+    /// Pay this multisig condition instead of the address's key.
+    pub multisig: Option<MultisigCondition>,
 }
 
 /// What to build.
@@ -36,7 +39,10 @@ pub struct Request {
     pub data: Vec<u8>,
     /// At least this fee (the minimum is used when higher).
     pub fee: Option<Currency>,
-    pub change: Address,
+    pub change: Condition,
+    /// The inputs' condition when they are a multisig's (their signatures
+    /// are then `required` pairs); else single-key inputs.
+    pub multisig: Option<MultisigCondition>,
     /// A domain payload (e.g. a notary record).
     pub payload: Option<ledger::Payload>,
 }
@@ -65,12 +71,22 @@ pub fn condition_for(address: &Address, lock: Option<u64>) -> Result<Condition, 
     })
 }
 
-/// A placeholder signature of the right size, for fee estimation.
-fn placeholder() -> Fulfillment {
-    Fulfillment::SingleSignature(SingleSignatureFulfillment {
-        public_key: PublicKey([0; 32]),
-        signature: Signature([0; 64]),
-    })
+/// A placeholder fulfillment of the signed size, for fee estimation.
+fn placeholder(multisig: Option<&MultisigCondition>) -> Fulfillment {
+    match multisig {
+        Some(condition) => Fulfillment::MultiSignature(MultiSignatureFulfillment {
+            pairs: (0..condition.required)
+                .map(|_| KeySignature {
+                    public_key: PublicKey([0; 32]),
+                    signature: Signature([0; 64]),
+                })
+                .collect(),
+        }),
+        None => Fulfillment::SingleSignature(SingleSignatureFulfillment {
+            public_key: PublicKey([0; 32]),
+            signature: Signature([0; 64]),
+        }),
+    }
 }
 
 /// Builds an unsigned transaction from the wallet's spendable outputs.
@@ -96,16 +112,24 @@ pub fn build(
         if recipient.value == 0 {
             return Err(WalletError::Amount("an output of 0 is not allowed".into()));
         }
-        outputs.push((
-            recipient.value,
-            condition_for(&recipient.address, recipient.lock)?,
-        ));
+        let condition = match &recipient.multisig {
+            Some(multisig) => match recipient.lock {
+                Some(lock) => Condition::TimeLock(TimeLockCondition {
+                    lock,
+                    inner: TimeLockedCondition::Multisig(multisig.clone()),
+                }),
+                None => Condition::Multisig(multisig.clone()),
+            },
+            None => condition_for(&recipient.address, recipient.lock)?,
+        };
+        outputs.push((recipient.value, condition));
     }
     let total: u128 = outputs
         .iter()
         .try_fold(0u128, |sum, (value, _)| sum.checked_add(*value))
         .ok_or_else(|| WalletError::Amount("the outputs add up to more than exists".into()))?;
-    let change = condition_for(&request.change, None)?;
+    let change = request.change.clone();
+    let stand_in = || placeholder(request.multisig.as_ref());
     let params = network.params();
 
     // Blockstake part (blockstake sends): inputs covering `total`.
@@ -133,7 +157,7 @@ pub fn build(
                     break;
                 }
                 picked += output.value;
-                push_input(&mut transaction, &mut inputs, output, network);
+                push_input(&mut transaction, &mut inputs, output, network, request);
             }
             if picked < total {
                 let totals = funds.totals(Asset::BlockStake);
@@ -168,12 +192,12 @@ pub fn build(
     loop {
         let mut trial = transaction.clone();
         for input in &mut trial.blockstake_inputs {
-            input.fulfillment = placeholder();
+            input.fulfillment = stand_in();
         }
         for output in spendable.iter().take(coin_inputs) {
             trial.coin_inputs.push(CoinInput {
                 parent_id: CoinOutputId(output.id),
-                fulfillment: placeholder(),
+                fulfillment: stand_in(),
             });
         }
         // With a change output (its size counts whether or not it is needed).
@@ -190,7 +214,7 @@ pub fn build(
             .ok_or_else(|| WalletError::Amount("amount overflows".into()))?;
         if picked >= needed {
             for output in spendable.iter().take(coin_inputs) {
-                push_input(&mut transaction, &mut inputs, output, network);
+                push_input(&mut transaction, &mut inputs, output, network, request);
             }
             transaction.fee = fee;
             if picked > needed {
@@ -265,6 +289,7 @@ fn push_input(
     inputs: &mut Vec<InputInfo>,
     output: &Owned,
     network: &NetworkInfo,
+    request: &Request,
 ) {
     match output.asset {
         Asset::Coin => transaction.coin_inputs.push(CoinInput {
@@ -283,18 +308,19 @@ fn push_input(
             Asset::Coin => network.coins(Currency(output.value)),
             Asset::BlockStake => output.value.to_string(),
         },
+        multisig: request.multisig.as_ref().map(crate::multisig::spec),
     });
 }
 
-/// Signs input `index` of `kind` with `key` (single signature) for the
-/// chain `chain_id`.
-pub fn sign_input(
-    transaction: &mut Transaction,
+/// The signature of `key` on input `index` of `kind` for the chain
+/// `chain_id`.
+pub fn input_signature(
+    transaction: &Transaction,
     chain_id: ChainId,
     kind: InputKind,
     index: usize,
     key: &SecretKey,
-) {
+) -> KeySignature {
     let context = FulfillContext {
         chain_id,
         transaction_id: transaction.id(),
@@ -306,12 +332,19 @@ pub fn sign_input(
         timestamp: Timestamp(0),
     };
     let public_key = key.public_key();
-    let signature = key.sign(&signing_message(&context, &public_key, None));
-    let fulfillment = Fulfillment::SingleSignature(SingleSignatureFulfillment {
+    KeySignature {
         public_key,
-        signature,
-    });
-    let slot = match kind {
+        signature: key.sign(&signing_message(&context, &public_key, None)),
+    }
+}
+
+/// The fulfillment slot of input `index` of `kind`.
+pub fn fulfillment_mut(
+    transaction: &mut Transaction,
+    kind: InputKind,
+    index: usize,
+) -> Option<&mut Fulfillment> {
+    match kind {
         InputKind::Coin => transaction
             .coin_inputs
             .get_mut(index)
@@ -320,8 +353,23 @@ pub fn sign_input(
             .blockstake_inputs
             .get_mut(index)
             .map(|input| &mut input.fulfillment),
-    };
-    if let Some(slot) = slot {
-        *slot = fulfillment;
+    }
+}
+
+/// Signs input `index` of `kind` with `key` (single signature) for the
+/// chain `chain_id`.
+pub fn sign_input(
+    transaction: &mut Transaction,
+    chain_id: ChainId,
+    kind: InputKind,
+    index: usize,
+    key: &SecretKey,
+) {
+    let pair = input_signature(transaction, chain_id, kind, index, key);
+    if let Some(slot) = fulfillment_mut(transaction, kind, index) {
+        *slot = Fulfillment::SingleSignature(SingleSignatureFulfillment {
+            public_key: pair.public_key,
+            signature: pair.signature,
+        });
     }
 }

@@ -127,6 +127,9 @@ pub enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Multisig: address of M-of-N keys, spend from it, merge signatures.
+    #[command(subcommand)]
+    Multisig(MultisigCommand),
     /// Notary: record a file's hash on chain, or check when it was recorded.
     #[command(subcommand)]
     Notary(NotaryCommand),
@@ -138,6 +141,8 @@ pub enum Command {
 pub enum AddressCommand {
     /// Every derived address.
     List,
+    /// The public keys of the addresses (for multisig conditions).
+    Keys,
     /// Derive one more address.
     New,
     /// The first address never seen on chain (derives one if all are used).
@@ -147,6 +152,34 @@ pub enum AddressCommand {
         /// Derive identity keys up to this index.
         #[arg(long)]
         derive: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MultisigCommand {
+    /// The address of a multisig condition SPEC = M:KEY,KEY,… (hex public keys;
+    /// `wallet address keys` prints yours).
+    Address { spec: String },
+    /// Build an unsigned spend from the multisig's outputs (change returns to it);
+    /// each co-signer then runs `wallet sign FILE`, `multisig merge` joins copies.
+    Spend {
+        spec: String,
+        /// Amount in decimal coins.
+        amount: String,
+        /// Recipient address.
+        address: String,
+        /// Where to write the unsigned transaction.
+        #[arg(long)]
+        unsigned: PathBuf,
+        /// Fee (decimal coins) [default: the network minimum].
+        #[arg(long)]
+        fee: Option<String>,
+    },
+    /// Join the signatures of copies of one transaction file.
+    Merge {
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -171,6 +204,9 @@ pub struct SendArgs {
     pub amount: Option<String>,
     /// Recipient address.
     pub address: Option<String>,
+    /// Pay the positional AMOUNT to a multisig condition M:KEY,KEY,… instead of an address.
+    #[arg(long, conflicts_with = "address")]
+    pub multisig: Option<String>,
     /// Another output: ADDRESS=AMOUNT, or ADDRESS=AMOUNT@LOCK (repeatable).
     #[arg(long = "to")]
     pub to: Vec<String>,

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::build::{self, Recipient, Request};
-use crate::cli::{AddressCommand, Cli, Command, Global, NotaryCommand, SendArgs, WaitArgs};
+use crate::cli::{
+    AddressCommand, Cli, Command, Global, MultisigCommand, NotaryCommand, SendArgs, WaitArgs,
+};
 use crate::client::{Client, NetworkInfo, text};
 use crate::config::{self, Resolved};
 use crate::error::WalletError;
@@ -62,6 +64,7 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
         Command::Status { id } => context.status(&id).await,
         Command::ExportWatchOnly { out } => context.export_watch_only(&out),
         Command::ExportStakingKey { out, count } => context.export_staking_key(&out, count),
+        Command::Multisig(command) => context.multisig(command).await,
         Command::Notary(NotaryCommand::Register {
             file,
             unsigned,
@@ -373,6 +376,17 @@ impl Context {
                     human: list.join("\n"),
                 })
             }
+            AddressCommand::Keys => {
+                let keys: Vec<String> = keystore
+                    .spending_keys
+                    .iter()
+                    .map(|key| hex::encode(key.0))
+                    .collect();
+                Ok(Report {
+                    json: json!({ "publicKeys": keys }),
+                    human: keys.join("\n"),
+                })
+            }
             AddressCommand::New => {
                 let client = self.client()?;
                 let network = self.network(&client).await?;
@@ -600,11 +614,21 @@ impl Context {
             Asset::Coin
         };
         let mut recipients = Vec::new();
-        match (&args.amount, &args.address) {
-            (Some(amount), Some(address)) => {
+        match (&args.amount, &args.address, &args.multisig) {
+            (Some(amount), Some(address), None) => {
                 recipients.push(recipient(&network, asset, address, amount, args.lock)?)
             }
-            (None, None) => {}
+            (Some(amount), None, Some(spec)) => {
+                let condition = crate::multisig::parse(spec)?;
+                let address = condition
+                    .address()
+                    .to_text(&network.prefix)
+                    .map_err(|error| WalletError::Address(error.to_string()))?;
+                let mut output = recipient(&network, asset, &address, amount, args.lock)?;
+                output.multisig = Some(condition);
+                recipients.push(output);
+            }
+            (None, None, None) => {}
             _ => {
                 return Err(WalletError::Usage(
                     "give both AMOUNT and ADDRESS (`wallet send 12.5 bsdev1…`), or use --to ADDRESS=AMOUNT".into(),
@@ -644,7 +668,8 @@ impl Context {
             recipients,
             data,
             fee,
-            change: first_address(&keystore)?,
+            change: build::condition_for(&first_address(&keystore)?, None)?,
+            multisig: None,
             payload: None,
         };
         self.build_and_send(
@@ -698,6 +723,91 @@ impl Context {
         self.submit(client, network, &file, wait).await
     }
 
+    async fn multisig(&self, command: MultisigCommand) -> Result<Report, WalletError> {
+        match command {
+            MultisigCommand::Address { spec } => {
+                let condition = crate::multisig::parse(&spec)?;
+                let client = self.client()?;
+                let network = self.network(&client).await?;
+                let address = to_text(&condition.address(), &network)?;
+                Ok(Report {
+                    json: json!({ "address": address, "spec": crate::multisig::spec(&condition),
+                                  "required": condition.required, "keys": condition.keys.len() }),
+                    human: address,
+                })
+            }
+            MultisigCommand::Spend {
+                spec,
+                amount,
+                address,
+                unsigned,
+                fee,
+            } => {
+                let condition = crate::multisig::parse(&spec)?;
+                let client = self.client()?;
+                let network = self.network(&client).await?;
+                let fee = fee
+                    .as_deref()
+                    .map(|fee| network.parse_coins(fee))
+                    .transpose()?;
+                let funds =
+                    funds::load_addresses(&client, &network, &[condition.address()]).await?;
+                let request = Request {
+                    asset: Asset::Coin,
+                    recipients: vec![recipient(&network, Asset::Coin, &address, &amount, None)?],
+                    data: Vec::new(),
+                    fee,
+                    change: ledger::Condition::Multisig(condition.clone()),
+                    multisig: Some(condition),
+                    payload: None,
+                };
+                let built = build::build(&network, &funds, &request)?;
+                let file = TransactionFile {
+                    network: network.name.clone(),
+                    address_prefix: network.prefix.clone(),
+                    chain_id: network.chain_id,
+                    transaction: built.transaction,
+                    inputs: built.inputs,
+                    signed: false,
+                };
+                file.write(&unsigned)?;
+                let id = file.transaction.id().to_string();
+                Ok(Report {
+                    json: json!({ "unsigned": unsigned.display().to_string(), "id": id }),
+                    human: format!(
+                        "unsigned multisig spend {id} written to {}; each co-signer runs `wallet sign`",
+                        unsigned.display()
+                    ),
+                })
+            }
+            MultisigCommand::Merge { files, out } => {
+                let mut paths = files.iter();
+                let first = paths.next().ok_or_else(|| {
+                    WalletError::Usage("give the transaction files to merge".into())
+                })?;
+                let mut merged = TransactionFile::read(first)?;
+                for path in paths {
+                    crate::multisig::merge(&mut merged, &TransactionFile::read(path)?)?;
+                }
+                merged.signed = crate::multisig::complete(&merged)?;
+                merged.write(&out)?;
+                Ok(Report {
+                    json: json!({ "merged": out.display().to_string(), "complete": merged.signed,
+                                  "id": merged.transaction.id().to_string() }),
+                    human: format!(
+                        "merged into {} ({})",
+                        out.display(),
+                        if merged.signed {
+                            "fully signed: `wallet submit` it"
+                        } else {
+                            "more signatures needed"
+                        }
+                    ),
+                })
+            }
+        }
+    }
+
     /// `notary register FILE`: records the file's BLAKE2b-256 on chain.
     pub async fn notary_register(
         &self,
@@ -714,7 +824,8 @@ impl Context {
             recipients: Vec::new(),
             data: Vec::new(),
             fee: None,
-            change: first_address(&keystore)?,
+            change: build::condition_for(&first_address(&keystore)?, None)?,
+            multisig: None,
             payload: Some(crate::notary::payload(hash)),
         };
         let mut report = self
@@ -803,7 +914,7 @@ impl Context {
         if !file.signed {
             return Err(WalletError::TransactionFile {
                 path: path.to_owned(),
-                reason: "it is not signed yet: run `wallet sign` on the machine with the keys"
+                reason: "it is not fully signed yet: run `wallet sign` on the machine with the keys (multisig: every co-signer, then `wallet multisig merge`)"
                     .into(),
             });
         }
@@ -1059,17 +1170,32 @@ fn recipient(
         address,
         value,
         lock,
+        multisig: None,
     })
 }
 
-/// Signs every input of `file` whose address is one of the wallet's.
+/// Signs every input of `file` the wallet can sign: single-key inputs of
+/// its addresses, and its share of multisig inputs.
 fn sign_file(
     keystore: &Keystore,
     unlocked: &Unlocked,
     file: &mut TransactionFile,
 ) -> Result<(), WalletError> {
     let coin_inputs = file.transaction.coin_inputs.len();
+    let mut signed_any = false;
     for (position, input) in file.inputs.clone().iter().enumerate() {
+        let (kind, at) = if position < coin_inputs {
+            (InputKind::Coin, position)
+        } else {
+            (InputKind::BlockStake, position - coin_inputs)
+        };
+        if let Some(spec) = &input.multisig {
+            let condition = crate::multisig::parse(spec)?;
+            let added =
+                crate::multisig::sign_input(keystore, unlocked, file, &condition, kind, at)?;
+            signed_any |= added > 0;
+            continue;
+        }
         let address = Address::parse(&input.address, &file.address_prefix)
             .map_err(|error| WalletError::Address(error.to_string()))?;
         let index = keystore.index_of(&address).ok_or_else(|| {
@@ -1080,14 +1206,15 @@ fn sign_file(
             ))
         })?;
         let key = unlocked.spending_key(index as u64);
-        let (kind, at) = if position < coin_inputs {
-            (InputKind::Coin, position)
-        } else {
-            (InputKind::BlockStake, position - coin_inputs)
-        };
         build::sign_input(&mut file.transaction, file.chain_id, kind, at, &key);
+        signed_any = true;
     }
-    file.signed = true;
+    if !signed_any {
+        return Err(WalletError::Usage(
+            "this wallet holds none of the keys the transaction still needs".into(),
+        ));
+    }
+    file.signed = crate::multisig::complete(file)?;
     Ok(())
 }
 

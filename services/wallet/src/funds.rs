@@ -106,11 +106,19 @@ pub async fn load(
     network: &NetworkInfo,
     keystore: &Keystore,
 ) -> Result<Funds, WalletError> {
-    let ours: BTreeMap<Address, usize> = keystore
-        .addresses()
-        .into_iter()
+    load_addresses(client, network, &keystore.addresses()).await
+}
+
+/// Reads the outputs of `addresses` and the pending transactions.
+pub async fn load_addresses(
+    client: &Client,
+    network: &NetworkInfo,
+    addresses: &[Address],
+) -> Result<Funds, WalletError> {
+    let ours: BTreeMap<Address, usize> = addresses
+        .iter()
         .enumerate()
-        .map(|(index, address)| (address, index))
+        .map(|(index, address)| (*address, index))
         .collect();
     let next_height = network.height + 1;
     let mut funds = Funds::default();

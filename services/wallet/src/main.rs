@@ -5,8 +5,8 @@
 //! (the GraphQL API), [`funds`] (outputs and pending transactions),
 //! [`build`] (coin selection, fees, signing), [`txfile`] (transaction
 //! files for offline signing), [`commands`] (one function per command).
-//! [`notary`] (document hashes). Further features (multisig, atomic
-//! swaps, minting) belong in modules of their own like `notary`, building
+//! [`multisig`] (conditions, partial signatures, merging), [`notary`]
+//! (document hashes). Further features (atomic swaps, minting) belong in modules of their own like `notary`, building
 //! a [`build::Request`] (or a transaction of their own) and using `txfile`
 //! for partially signed transactions.
 
@@ -18,6 +18,7 @@ mod config;
 mod error;
 mod funds;
 mod keystore;
+mod multisig;
 mod notary;
 mod txfile;
 

@@ -34,6 +34,9 @@ pub struct InputInfo {
     pub asset: Asset,
     pub address: String,
     pub value: String,
+    /// For a multisig's input: its condition as `M:KEY,KEY,…` (hex keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multisig: Option<String>,
 }
 
 mod asset_name {

@@ -321,6 +321,78 @@ fn wallet_end_to_end_on_a_devnet() {
     let _ = send_wait;
     assert_eq!(env.coins("bob")["coins"]["spendable"], "23.5");
 
+    // Multisig 2 of 2 (alice, bob): fund it, build a spend, each signs a
+    // copy, merge, submit.
+    let key_of = |wallet: &str| {
+        env.ok(wallet, &["address", "keys"])["publicKeys"][0]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let spec = format!("2:{},{}", key_of("alice"), key_of("bob"));
+    let multisig = env.ok("bob", &["multisig", "address", &spec])["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        env.ok("alice", &["multisig", "address", &spec])["address"],
+        multisig.as_str()
+    );
+    let funded = env.ok("genesis", &["send", "30", "--multisig", &spec]);
+    assert_eq!(funded["status"], "confirmed");
+    let multisig_balance = |devnet: &BackgroundDevnet| {
+        devnet
+            .query(
+                "query($a: String!) { address(address: $a) { balance { spendable } } }",
+                serde_json::json!({ "a": multisig }),
+            )
+            .unwrap()["address"]["balance"]["spendable"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(multisig_balance(&devnet), 30.0);
+    let part_a = env.path("multisig-a.json");
+    let part_b = env.path("multisig-b.json");
+    let full = env.path("multisig.json");
+    let (part_a, part_b, full) = (
+        part_a.to_str().unwrap(),
+        part_b.to_str().unwrap(),
+        full.to_str().unwrap(),
+    );
+    let genesis = genesis_address();
+    env.ok(
+        "bob",
+        &[
+            "multisig",
+            "spend",
+            &spec,
+            "5",
+            &genesis,
+            "--unsigned",
+            part_a,
+        ],
+    );
+    std::fs::copy(part_a, part_b).unwrap();
+    let (code, _) = env.fail("carol-less", &["sign", part_a], Some("pw"));
+    assert_eq!(code, "NO_WALLET");
+    env.ok("alice", &["sign", part_a]);
+    let (code, message) = env.fail("alice", &["submit", part_a], None);
+    assert_eq!(code, "BAD_TRANSACTION_FILE", "{message}");
+    env.ok("bob", &["sign", part_b]);
+    let merged = env.ok(
+        "alice",
+        &["multisig", "merge", part_a, part_b, "--out", full],
+    );
+    assert_eq!(merged["complete"], true);
+    let spent = env.ok("bob", &["submit", full]);
+    assert_eq!(spent["status"], "confirmed");
+    let fee: f64 = spent["fee"].as_str().unwrap().parse().unwrap();
+    assert!((multisig_balance(&devnet) - (25.0 - fee)).abs() < 1e-9);
+    let (code, _) = env.fail("alice", &["multisig", "address", "3:ab,cd"], None);
+    assert_eq!(code, "USAGE");
+
     // Notary: register a file's hash, verify it; another file is unknown.
     let document = env.path("contract.txt");
     std::fs::write(&document, "we agree").unwrap();
