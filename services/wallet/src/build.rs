@@ -29,6 +29,8 @@ pub struct Recipient {
     pub lock: Option<u64>,
     /// Pay this multisig condition instead of the address's key.
     pub multisig: Option<MultisigCondition>,
+    /// Pay exactly this condition (e.g. an atomic swap) instead.
+    pub condition: Option<Condition>,
 }
 
 /// What to build.
@@ -112,15 +114,18 @@ pub fn build(
         if recipient.value == 0 {
             return Err(WalletError::Amount("an output of 0 is not allowed".into()));
         }
-        let condition = match &recipient.multisig {
-            Some(multisig) => match recipient.lock {
-                Some(lock) => Condition::TimeLock(TimeLockCondition {
-                    lock,
-                    inner: TimeLockedCondition::Multisig(multisig.clone()),
-                }),
-                None => Condition::Multisig(multisig.clone()),
+        let condition = match (&recipient.condition, &recipient.multisig) {
+            (Some(condition), _) => condition.clone(),
+            (None, multisig) => match multisig {
+                Some(multisig) => match recipient.lock {
+                    Some(lock) => Condition::TimeLock(TimeLockCondition {
+                        lock,
+                        inner: TimeLockedCondition::Multisig(multisig.clone()),
+                    }),
+                    None => Condition::Multisig(multisig.clone()),
+                },
+                None => condition_for(&recipient.address, recipient.lock)?,
             },
-            None => condition_for(&recipient.address, recipient.lock)?,
         };
         outputs.push((recipient.value, condition));
     }
@@ -320,6 +325,7 @@ pub fn input_signature(
     kind: InputKind,
     index: usize,
     key: &SecretKey,
+    secret: Option<&[u8; 32]>,
 ) -> KeySignature {
     let context = FulfillContext {
         chain_id,
@@ -334,7 +340,7 @@ pub fn input_signature(
     let public_key = key.public_key();
     KeySignature {
         public_key,
-        signature: key.sign(&signing_message(&context, &public_key, None)),
+        signature: key.sign(&signing_message(&context, &public_key, secret)),
     }
 }
 
@@ -365,7 +371,7 @@ pub fn sign_input(
     index: usize,
     key: &SecretKey,
 ) {
-    let pair = input_signature(transaction, chain_id, kind, index, key);
+    let pair = input_signature(transaction, chain_id, kind, index, key, None);
     if let Some(slot) = fulfillment_mut(transaction, kind, index) {
         *slot = Fulfillment::SingleSignature(SingleSignatureFulfillment {
             public_key: pair.public_key,

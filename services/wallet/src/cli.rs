@@ -130,6 +130,9 @@ pub enum Command {
     /// Multisig: address of M-of-N keys, spend from it, merge signatures.
     #[command(subcommand)]
     Multisig(MultisigCommand),
+    /// Atomic swaps (hash time lock contracts) with another chain or wallet.
+    #[command(subcommand)]
+    Swap(SwapCommand),
     /// Notary: record a file's hash on chain, or check when it was recorded.
     #[command(subcommand)]
     Notary(NotaryCommand),
@@ -181,6 +184,54 @@ pub enum MultisigCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SwapCommand {
+    /// Lock AMOUNT for RECEIVER under a new secret (printed: keep it until you redeem
+    /// the other side); you may refund after the lock time.
+    Initiate {
+        amount: String,
+        receiver: String,
+        /// Seconds until you may refund [default: 48 hours].
+        #[arg(long, default_value_t = 172_800)]
+        seconds: u64,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Lock AMOUNT for RECEIVER under the initiator's hashed secret (use a shorter
+    /// lock time than the initiator's).
+    Participate {
+        amount: String,
+        receiver: String,
+        /// The initiator's hashed secret (SHA-256, hex).
+        #[arg(long)]
+        hashed_secret: String,
+        /// Seconds until you may refund [default: 24 hours].
+        #[arg(long, default_value_t = 86_400)]
+        seconds: u64,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Show a swap output: amount, parties, hashed secret, lock time, spent or not.
+    Audit { output: String },
+    /// Claim a swap output paid to you, revealing the secret.
+    Redeem {
+        output: String,
+        /// The secret (hex).
+        #[arg(long)]
+        secret: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Take back a swap output you locked, after its lock time.
+    Refund {
+        output: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// The secret revealed by the transaction that redeemed a swap output.
+    ExtractSecret { output: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -65,6 +65,7 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
         Command::ExportWatchOnly { out } => context.export_watch_only(&out),
         Command::ExportStakingKey { out, count } => context.export_staking_key(&out, count),
         Command::Multisig(command) => context.multisig(command).await,
+        Command::Swap(command) => context.swap(command).await,
         Command::Notary(NotaryCommand::Register {
             file,
             unsigned,
@@ -87,7 +88,7 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
     }
 }
 
-struct Context {
+pub(crate) struct Context {
     global: Global,
     settings: Resolved,
 }
@@ -108,20 +109,20 @@ fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, WalletError> {
 }
 
 impl Context {
-    fn keystore(&self) -> Result<Keystore, WalletError> {
+    pub(crate) fn keystore(&self) -> Result<Keystore, WalletError> {
         Keystore::load(&self.settings.wallet_path)
     }
 
-    fn client(&self) -> Result<Client, WalletError> {
+    pub(crate) fn client(&self) -> Result<Client, WalletError> {
         Client::new(&self.settings.api)
     }
 
-    async fn network(&self, client: &Client) -> Result<NetworkInfo, WalletError> {
+    pub(crate) async fn network(&self, client: &Client) -> Result<NetworkInfo, WalletError> {
         client.network(self.settings.network.as_deref()).await
     }
 
     /// The password of an existing keystore.
-    fn password(&self) -> Result<Zeroizing<String>, WalletError> {
+    pub(crate) fn password(&self) -> Result<Zeroizing<String>, WalletError> {
         if let Some(path) = &self.global.password_file {
             return read_secret_file(path);
         }
@@ -932,7 +933,7 @@ impl Context {
         self.submit(&client, &network, &file, wait).await
     }
 
-    async fn submit(
+    pub(crate) async fn submit(
         &self,
         client: &Client,
         network: &NetworkInfo,
@@ -1151,7 +1152,7 @@ fn net_effect(
     Ok((sum(&node["outputs"])?, sum(&node["inputs"])?))
 }
 
-fn recipient(
+pub(crate) fn recipient(
     network: &NetworkInfo,
     asset: Asset,
     address: &str,
@@ -1171,6 +1172,7 @@ fn recipient(
         value,
         lock,
         multisig: None,
+        condition: None,
     })
 }
 
@@ -1218,13 +1220,13 @@ fn sign_file(
     Ok(())
 }
 
-fn first_address(keystore: &Keystore) -> Result<Address, WalletError> {
+pub(crate) fn first_address(keystore: &Keystore) -> Result<Address, WalletError> {
     keystore
         .address(0)
         .ok_or_else(|| WalletError::Usage("the wallet has no address".into()))
 }
 
-fn to_text(address: &Address, network: &NetworkInfo) -> Result<String, WalletError> {
+pub(crate) fn to_text(address: &Address, network: &NetworkInfo) -> Result<String, WalletError> {
     address
         .to_text(&network.prefix)
         .map_err(|error| WalletError::Address(error.to_string()))

@@ -6,7 +6,7 @@
 //! [`build`] (coin selection, fees, signing), [`txfile`] (transaction
 //! files for offline signing), [`commands`] (one function per command).
 //! [`multisig`] (conditions, partial signatures, merging), [`notary`]
-//! (document hashes). Further features (atomic swaps, minting) belong in modules of their own like `notary`, building
+//! (document hashes), [`swap`] (atomic swaps). Further features (minting) belong in modules of their own like `notary`, building
 //! a [`build::Request`] (or a transaction of their own) and using `txfile`
 //! for partially signed transactions.
 
@@ -20,6 +20,7 @@ mod funds;
 mod keystore;
 mod multisig;
 mod notary;
+mod swap;
 mod txfile;
 
 use std::io::Write as _;

@@ -85,6 +85,7 @@ pub fn sign_input(
             kind,
             at,
             &secret,
+            None,
         ));
         added += 1;
     }

@@ -393,6 +393,73 @@ fn wallet_end_to_end_on_a_devnet() {
     let (code, _) = env.fail("alice", &["multisig", "address", "3:ab,cd"], None);
     assert_eq!(code, "USAGE");
 
+    // Atomic swap: alice initiates for bob, bob audits and participates
+    // for alice with her hash, alice redeems (revealing the secret), bob
+    // extracts it and redeems; a short contract is refunded after its lock.
+    let initiated = env.ok(
+        "alice",
+        &["swap", "initiate", "7", &bob, "--seconds", "600"],
+    );
+    assert_eq!(initiated["status"], "confirmed");
+    let alice_contract = initiated["output"].as_str().unwrap().to_owned();
+    let hashed = initiated["hashedSecret"].as_str().unwrap().to_owned();
+    let audit = env.ok("bob", &["swap", "audit", &alice_contract]);
+    assert_eq!(audit["value"], "7");
+    assert_eq!(audit["receiver"], bob.as_str());
+    assert_eq!(audit["sender"], alice.as_str());
+    assert_eq!(audit["hashedSecret"], hashed.as_str());
+    assert_eq!(audit["spent"], false);
+    let participated = env.ok(
+        "bob",
+        &[
+            "swap",
+            "participate",
+            "3",
+            &alice,
+            "--hashed-secret",
+            &hashed,
+            "--seconds",
+            "300",
+        ],
+    );
+    let bob_contract = participated["output"].as_str().unwrap().to_owned();
+    let wrong = "11".repeat(32);
+    let (code, message) = env.fail(
+        "alice",
+        &["swap", "redeem", &bob_contract, "--secret", &wrong],
+        Some("pw"),
+    );
+    assert_eq!(code, "USAGE", "{message}");
+    let (code, _) = env.fail("bob", &["swap", "refund", &bob_contract], Some("pw"));
+    assert_eq!(code, "USAGE", "too early");
+    let secret = initiated["secret"].as_str().unwrap().to_owned();
+    let redeemed = env.ok(
+        "alice",
+        &["swap", "redeem", &bob_contract, "--secret", &secret],
+    );
+    assert_eq!(redeemed["status"], "confirmed");
+    let extracted = env.ok("bob", &["swap", "extract-secret", &bob_contract]);
+    assert_eq!(extracted["secret"], secret.as_str());
+    let bob_before = spendable(&env.coins("bob"));
+    let redeemed = env.ok(
+        "bob",
+        &["swap", "redeem", &alice_contract, "--secret", &secret],
+    );
+    let fee: f64 = redeemed["fee"].as_str().unwrap().parse().unwrap();
+    assert!((spendable(&env.coins("bob")) - (bob_before + 7.0 - fee)).abs() < 1e-9);
+    assert_eq!(
+        env.ok("bob", &["swap", "audit", &alice_contract])["spent"],
+        true
+    );
+    let short = env.ok("alice", &["swap", "initiate", "2", &bob, "--seconds", "1"]);
+    let short = short["output"].as_str().unwrap().to_owned();
+    let until = devnet.height().unwrap().unwrap() + 3;
+    devnet.wait_height(until, Duration::from_secs(30)).unwrap();
+    let refunded = env.ok("alice", &["swap", "refund", &short]);
+    assert_eq!(refunded["status"], "confirmed");
+    let (code, _) = env.fail("bob", &["swap", "extract-secret", &short], None);
+    assert_eq!(code, "USAGE", "a refund reveals no secret");
+
     // Notary: register a file's hash, verify it; another file is unknown.
     let document = env.path("contract.txt");
     std::fs::write(&document, "we agree").unwrap();
