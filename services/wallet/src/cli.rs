@@ -133,6 +133,9 @@ pub enum Command {
     /// Atomic swaps (hash time lock contracts) with another chain or wallet.
     #[command(subcommand)]
     Swap(SwapCommand),
+    /// Minting, for the holder of the network's mint key.
+    #[command(subcommand)]
+    Mint(MintCommand),
     /// Notary: record a file's hash on chain, or check when it was recorded.
     #[command(subcommand)]
     Notary(NotaryCommand),
@@ -232,6 +235,17 @@ pub enum SwapCommand {
     },
     /// The secret revealed by the transaction that redeemed a swap output.
     ExtractSecret { output: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MintCommand {
+    /// Create AMOUNT new coins for ADDRESS (the fee is paid from this wallet's coins).
+    Create {
+        amount: String,
+        address: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

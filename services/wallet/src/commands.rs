@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
         Command::ExportStakingKey { out, count } => context.export_staking_key(&out, count),
         Command::Multisig(command) => context.multisig(command).await,
         Command::Swap(command) => context.swap(command).await,
+        Command::Mint(command) => context.mint(command).await,
         Command::Notary(NotaryCommand::Register {
             file,
             unsigned,
@@ -1178,7 +1179,7 @@ pub(crate) fn recipient(
 
 /// Signs every input of `file` the wallet can sign: single-key inputs of
 /// its addresses, and its share of multisig inputs.
-fn sign_file(
+pub(crate) fn sign_file(
     keystore: &Keystore,
     unlocked: &Unlocked,
     file: &mut TransactionFile,

@@ -6,7 +6,8 @@
 //! [`build`] (coin selection, fees, signing), [`txfile`] (transaction
 //! files for offline signing), [`commands`] (one function per command).
 //! [`multisig`] (conditions, partial signatures, merging), [`notary`]
-//! (document hashes), [`swap`] (atomic swaps). Further features (minting) belong in modules of their own like `notary`, building
+//! (document hashes), [`swap`] (atomic swaps), [`mint`] (coin creation).
+//! Further features (other minting and authorized-address operations) belong in modules of their own like `notary`, building
 //! a [`build::Request`] (or a transaction of their own) and using `txfile`
 //! for partially signed transactions.
 
@@ -18,6 +19,7 @@ mod config;
 mod error;
 mod funds;
 mod keystore;
+mod mint;
 mod multisig;
 mod notary;
 mod swap;

@@ -460,6 +460,34 @@ fn wallet_end_to_end_on_a_devnet() {
     let (code, _) = env.fail("bob", &["swap", "extract-secret", &short], None);
     assert_eq!(code, "USAGE", "a refund reveals no secret");
 
+    // Minting: the holder of the devnet mint key (public seed [2; 32])
+    // creates coins for bob, paying the fee from its own coins.
+    let mint_file = env.path("mint-key.txt");
+    std::fs::write(
+        &mint_file,
+        format!(
+            "# derivation: raw\n{}\n",
+            ledger::derivation::mnemonic_for(&[2; 32])
+        ),
+    )
+    .unwrap();
+    let minter = env.ok(
+        "minter",
+        &["recover", "--from-file", mint_file.to_str().unwrap()],
+    )["addresses"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.ok("genesis", &["send", "1", &minter]);
+    let bob_before = spendable(&env.coins("bob"));
+    let minted = env.ok("minter", &["mint", "create", "100", &bob]);
+    assert_eq!(minted["status"], "confirmed");
+    assert_eq!(minted["minted"], "100");
+    assert!((spendable(&env.coins("bob")) - (bob_before + 100.0)).abs() < 1e-9);
+    let (code, message) = env.fail("alice", &["mint", "create", "1", &bob], Some("pw"));
+    assert_eq!(code, "USAGE");
+    assert!(message.contains("mint key"), "{message}");
+
     // Notary: register a file's hash, verify it; another file is unknown.
     let document = env.path("contract.txt");
     std::fs::write(&document, "we agree").unwrap();
