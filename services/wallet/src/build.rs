@@ -49,6 +49,22 @@ pub struct Request {
     pub payload: Option<ledger::Payload>,
 }
 
+impl Request {
+    /// A transaction that only carries `payload`: inputs pay its fee,
+    /// change goes to `change`.
+    pub fn payload_only(change: Condition, payload: ledger::Payload) -> Request {
+        Request {
+            asset: Asset::Coin,
+            recipients: Vec::new(),
+            data: Vec::new(),
+            fee: None,
+            change,
+            multisig: None,
+            payload: Some(payload),
+        }
+    }
+}
+
 /// A built, unsigned transaction and where its inputs come from.
 #[derive(Debug, Clone)]
 pub struct Built {

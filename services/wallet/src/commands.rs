@@ -697,15 +697,7 @@ impl Context {
         wait: &WaitArgs,
     ) -> Result<Report, WalletError> {
         let funds = funds::load(client, network, keystore).await?;
-        let built = build::build(network, &funds, request)?;
-        let mut file = TransactionFile {
-            network: network.name.clone(),
-            address_prefix: network.prefix.clone(),
-            chain_id: network.chain_id,
-            transaction: built.transaction,
-            inputs: built.inputs,
-            signed: false,
-        };
+        let mut file = TransactionFile::unsigned(network, build::build(network, &funds, request)?);
         if let Some(path) = unsigned {
             file.write(path)?;
             let id = file.transaction.id().to_string();
@@ -763,15 +755,8 @@ impl Context {
                     multisig: Some(condition),
                     payload: None,
                 };
-                let built = build::build(&network, &funds, &request)?;
-                let file = TransactionFile {
-                    network: network.name.clone(),
-                    address_prefix: network.prefix.clone(),
-                    chain_id: network.chain_id,
-                    transaction: built.transaction,
-                    inputs: built.inputs,
-                    signed: false,
-                };
+                let file =
+                    TransactionFile::unsigned(&network, build::build(&network, &funds, &request)?);
                 file.write(&unsigned)?;
                 let id = file.transaction.id().to_string();
                 Ok(Report {
@@ -821,15 +806,10 @@ impl Context {
         let client = self.client()?;
         let network = self.network(&client).await?;
         let hash = crate::notary::document_hash(path)?;
-        let request = Request {
-            asset: Asset::Coin,
-            recipients: Vec::new(),
-            data: Vec::new(),
-            fee: None,
-            change: build::condition_for(&first_address(&keystore)?, None)?,
-            multisig: None,
-            payload: Some(crate::notary::payload(hash)),
-        };
+        let request = Request::payload_only(
+            build::condition_for(&first_address(&keystore)?, None)?,
+            crate::notary::payload(hash),
+        );
         let mut report = self
             .build_and_send(&keystore, &client, &network, &request, unsigned, wait)
             .await?;

@@ -16,7 +16,7 @@ use crate::cli::MintCommand;
 use crate::client::text;
 use crate::commands::{Context, Report, first_address};
 use crate::error::WalletError;
-use crate::funds::{self, Asset};
+use crate::funds;
 use crate::txfile::TransactionFile;
 
 impl Context {
@@ -81,18 +81,14 @@ impl Context {
                 "minted coins go to a single-key address".into(),
             ));
         }
-        let request = Request {
-            asset: Asset::Coin,
-            recipients: Vec::new(),
-            data: Vec::new(),
-            fee: None,
-            change: build::condition_for(&first_address(&keystore)?, None)?,
-            multisig: None,
-            payload: Some(operation(placeholder)),
-        };
+        let request = Request::payload_only(
+            build::condition_for(&first_address(&keystore)?, None)?,
+            operation(placeholder),
+        );
         let funds = funds::load(&client, &network, &keystore).await?;
-        let built = build::build(&network, &funds, &request)?;
-        let mut transaction = built.transaction;
+        let mut file =
+            TransactionFile::unsigned(&network, build::build(&network, &funds, &request)?);
+        let transaction = &mut file.transaction;
         let unlocked = keystore.unlock(&self.password()?)?;
         let key = unlocked.spending_key(index as u64);
         let context = FulfillContext {
@@ -114,14 +110,6 @@ impl Context {
                 signature,
             },
         )));
-        let mut file = TransactionFile {
-            network: network.name.clone(),
-            address_prefix: network.prefix.clone(),
-            chain_id: network.chain_id,
-            transaction,
-            inputs: built.inputs,
-            signed: false,
-        };
         crate::commands::sign_file(&keystore, &unlocked, &mut file)?;
         let mut report = self.submit(&client, &network, &file, &wait).await?;
         report.json["minted"] = json!(network.coins(value));

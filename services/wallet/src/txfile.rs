@@ -87,6 +87,21 @@ pub struct TransactionFile {
 }
 
 impl TransactionFile {
+    /// The unsigned file of a built transaction for `network`.
+    pub fn unsigned(
+        network: &crate::client::NetworkInfo,
+        built: crate::build::Built,
+    ) -> TransactionFile {
+        TransactionFile {
+            network: network.name.clone(),
+            address_prefix: network.prefix.clone(),
+            chain_id: network.chain_id,
+            transaction: built.transaction,
+            inputs: built.inputs,
+            signed: false,
+        }
+    }
+
     pub fn read(path: &Path) -> Result<TransactionFile, WalletError> {
         let bad = |reason: String| WalletError::TransactionFile {
             path: path.to_owned(),
