@@ -381,31 +381,18 @@ impl Runner {
                 acks.push(message);
                 expected += 1;
             }
-            if usable.is_empty() {
+            // A gap, or an empty model whose stream was empty when it
+            // started and whose first message is not the genesis block (a
+            // new stream beside a node that published elsewhere): both are
+            // what `position` backfills from a node.
+            let reposition = if usable.is_empty() {
                 warn!(
                     model = name,
                     expected = position + 1,
                     "stream gap; repositioning the consumer"
                 );
-                match self
-                    .position(
-                        &mut connection,
-                        &mut ledger_stream,
-                        &mut checkpoint,
-                        shutdown,
-                        live,
-                    )
-                    .await?
-                {
-                    Some(repositioned) => consumer = repositioned,
-                    None => return Ok(RunEnd::Shutdown),
-                }
-                continue;
-            }
-            // An empty model whose stream was empty when it started: the
-            // first message to arrive may continue a chain the stream never
-            // held (a new stream beside a node that published elsewhere).
-            if checkpoint.is_none()
+                true
+            } else if checkpoint.is_none()
                 && let Some(Ok(head)) = usable
                     .first()
                     .map(|message| BlockMessage::decode(&message.payload))
@@ -416,6 +403,11 @@ impl Runner {
                     height = head.height.0,
                     "the stream's first message is not the genesis block; backfilling from a node"
                 );
+                true
+            } else {
+                false
+            };
+            if reposition {
                 match self
                     .position(
                         &mut connection,

@@ -101,6 +101,7 @@ impl Setup {
             dial_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),
             ban_duration: Duration::from_secs(60),
+            store_cache_mib: node::settings::DEFAULT_STORE_CACHE_MIB,
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(node::runtime::run(settings, shutdown.clone()));
@@ -248,15 +249,23 @@ async fn create_stream(services: &TestServices, network: &str) {
         .unwrap();
 }
 
-/// Runs `runner` live until its checkpoint reaches the stream's last
-/// message at height [`BLOCKS`]; returns its metrics.
-async fn run_to_the_end(runner: Runner, last_seq: u64) -> Arc<ModelMetrics> {
-    let metrics = runner.metrics.clone();
+/// Starts `runner` live.
+fn spawn(runner: Runner) -> (CancellationToken, JoinHandle<Result<(), ProjectionError>>) {
     let shutdown = CancellationToken::new();
     let task = {
         let shutdown = shutdown.clone();
         tokio::spawn(async move { runner.run(shutdown).await })
     };
+    (shutdown, task)
+}
+
+/// Waits until the model's checkpoint reaches height [`BLOCKS`] and stream
+/// position `last_seq`, then stops the runner.
+async fn stop_when_caught_up(
+    (shutdown, task): (CancellationToken, JoinHandle<Result<(), ProjectionError>>),
+    metrics: &ModelMetrics,
+    last_seq: u64,
+) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while metrics.height.load(Ordering::Relaxed) < BLOCKS
         || metrics.stream_seq.load(Ordering::Relaxed) < last_seq
@@ -274,6 +283,13 @@ async fn run_to_the_end(runner: Runner, last_seq: u64) -> Arc<ModelMetrics> {
     }
     shutdown.cancel();
     task.await.unwrap().unwrap();
+}
+
+/// Runs `runner` live until its checkpoint reaches the stream's last
+/// message at height [`BLOCKS`]; returns its metrics.
+async fn run_to_the_end(runner: Runner, last_seq: u64) -> Arc<ModelMetrics> {
+    let metrics = runner.metrics.clone();
+    stop_when_caught_up(spawn(runner), &metrics, last_seq).await;
     metrics
 }
 
@@ -612,13 +628,12 @@ async fn a_fresh_model_on_an_empty_stream_backfills_when_the_first_message_is_no
     create_stream(&setup.services, &setup.network.name).await;
     let runner = setup.runner("explorer");
     let metrics = runner.metrics.clone();
-    let shutdown = CancellationToken::new();
-    let task = {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { runner.run(shutdown).await })
-    };
+    let running = spawn(runner);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!task.is_finished(), "the runner stopped on an empty stream");
+    assert!(
+        !running.1.is_finished(),
+        "the runner stopped on an empty stream"
+    );
     assert_eq!(setup.checkpoint("explorer").await, None);
 
     // The stream's first message is block 30, published as the node
@@ -635,23 +650,7 @@ async fn a_fresh_model_on_an_empty_stream_backfills_when_the_first_message_is_no
     }
     setup.start_node();
     let last_seq = (setup.full.len() - from) as u64;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while metrics.height.load(Ordering::Relaxed) < BLOCKS
-        || metrics.stream_seq.load(Ordering::Relaxed) < last_seq
-    {
-        if task.is_finished() {
-            panic!("the runner stopped: {:?}", task.await.unwrap());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not caught up: height {}, last error {:?}",
-            metrics.height.load(Ordering::Relaxed),
-            metrics.last_error()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    stop_when_caught_up(running, &metrics, last_seq).await;
     assert_eq!(
         metrics.blocks_backfilled.load(Ordering::Relaxed),
         from as u64

@@ -75,17 +75,21 @@ async fn empty_setup() -> Setup {
     }
 }
 
+/// The devnet genesis block as a message at `height` (0: as a node
+/// publishes it).
+fn genesis_at(height: u64) -> BlockMessage {
+    BlockMessage {
+        kind: BlockMessageKind::Applied,
+        height: BlockHeight(height),
+        outbox_sequence: height + 1,
+        block: ChainConfig::devnet().unwrap().genesis,
+        events: Vec::new(),
+    }
+}
+
 async fn setup() -> Setup {
     let setup = empty_setup().await;
-    // The devnet genesis block, as a node publishes it.
-    let config = ChainConfig::devnet().unwrap();
-    let genesis = BlockMessage {
-        kind: BlockMessageKind::Applied,
-        height: BlockHeight(0),
-        outbox_sequence: 1,
-        block: config.genesis.clone(),
-        events: Vec::new(),
-    };
+    let genesis = genesis_at(0);
     support::publish(&setup.js, &setup.network, &genesis, genesis.encode()).await;
     setup
 }
@@ -279,17 +283,9 @@ async fn degraded_with(listen: &str, needle: &str) -> String {
 
 #[tokio::test]
 async fn healthz_and_status_name_a_model_that_retries_or_stopped() {
-    let config = ChainConfig::devnet().unwrap();
-
     // A stream whose first message is a block at height 5 and no node to
     // backfill from: the explorer retries, and says why.
-    let orphan = BlockMessage {
-        kind: BlockMessageKind::Applied,
-        height: BlockHeight(5),
-        outbox_sequence: 6,
-        block: config.genesis.clone(),
-        events: Vec::new(),
-    };
+    let orphan = genesis_at(5);
     let retrying = empty_setup().await;
     let network = retrying.network.clone();
     support::publish(&retrying.js, &network, &orphan, orphan.encode()).await;
@@ -328,13 +324,7 @@ async fn healthz_and_status_name_a_model_that_retries_or_stopped() {
     );
 
     // A message that does not decode: the explorer stops, and says why.
-    let genesis = BlockMessage {
-        kind: BlockMessageKind::Applied,
-        height: BlockHeight(0),
-        outbox_sequence: 1,
-        block: config.genesis.clone(),
-        events: Vec::new(),
-    };
+    let genesis = genesis_at(0);
     let stopping = empty_setup().await;
     support::publish(
         &stopping.js,
