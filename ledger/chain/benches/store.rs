@@ -66,8 +66,15 @@ fn apply_all<S: ChainStore>(
 fn redb_run(path: &Path, blocks: &[Block], durability: CommitDurability) -> Run {
     let config = workload_config(TRANSFERS);
     let clock = ManualClock::new(config.genesis.header.timestamp);
-    let store =
-        RedbStore::open_with(path, &config, RedbStoreOptions { durability }).expect("store opens");
+    let store = RedbStore::open_with(
+        path,
+        &config,
+        RedbStoreOptions {
+            durability,
+            ..Default::default()
+        },
+    )
+    .expect("store opens");
     let Reopened { mut chain, .. } =
         Chain::open(config, Arc::new(clock.clone()), store, Vec::new()).expect("chain opens");
     let size_before = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);

@@ -152,6 +152,10 @@ pub enum CommitDurability {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RedbStoreOptions {
     pub durability: CommitDurability,
+    /// Bytes of redb's in-memory page cache; `None`: redb's default
+    /// (1 GiB), which a long-running node fills and keeps as resident
+    /// memory. Reads beyond it go to the OS page cache.
+    pub cache_bytes: Option<usize>,
 }
 
 /// Where a main-chain block came from and when: what the block tree needs.
@@ -226,10 +230,16 @@ impl RedbStore {
         options: RedbStoreOptions,
     ) -> Result<RedbStore, RedbStoreError> {
         let path = path.as_ref().to_path_buf();
-        let db = Database::create(&path).map_err(|source| RedbStoreError::Open {
-            path: path.clone(),
-            source: Box::new(source),
-        })?;
+        let mut builder = redb::Builder::new();
+        if let Some(bytes) = options.cache_bytes {
+            builder.set_cache_size(bytes);
+        }
+        let db = builder
+            .create(&path)
+            .map_err(|source| RedbStoreError::Open {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
         let block_limit = usize::try_from(config.params.block_size_limit)
             .unwrap_or(usize::MAX)
             .max(codec::DEFAULT_INPUT_LIMIT);

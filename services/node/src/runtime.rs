@@ -60,7 +60,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let network = settings.network.params.network_name.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let started = Instant::now();
-    let (chain, reopen_update) = open_chain(&settings.data_dir, settings.network.clone(), clock)?;
+    let (chain, reopen_update) = open_chain(
+        &settings.data_dir,
+        settings.network.clone(),
+        clock,
+        settings.store_cache_mib,
+    )?;
     info!(
         network = %network,
         height = chain.height().0,

@@ -21,6 +21,10 @@ use crate::keys::{self, KeyError};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:23112";
 /// Default health and metrics address.
 pub const DEFAULT_HEALTH: &str = "127.0.0.1:23180";
+/// Default size of the block store's page cache, in MiB.
+pub const DEFAULT_STORE_CACHE_MIB: u64 = 64;
+/// Largest accepted page cache, in MiB (64 GiB).
+const MAX_STORE_CACHE_MIB: u64 = 65_536;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -122,6 +126,10 @@ pub struct Options {
     /// Seconds a misbehaving peer's IP stays banned [default: 3600].
     #[arg(long, env = "NODE_BAN_DURATION", global = true)]
     pub ban_duration: Option<f64>,
+    /// Page cache of the block store (redb), in MiB: most of the node's
+    /// resident memory [default: 64].
+    #[arg(long, env = "NODE_STORE_CACHE_MIB", global = true)]
+    pub store_cache_mib: Option<u64>,
 }
 
 /// Why the configuration is unusable.
@@ -164,6 +172,8 @@ pub struct Settings {
     pub dial_interval: Duration,
     pub request_timeout: Duration,
     pub ban_duration: Duration,
+    /// Page cache of the block store, in MiB.
+    pub store_cache_mib: u64,
 }
 
 fn or<T>(first: Option<T>, second: Option<T>) -> Option<T> {
@@ -212,6 +222,7 @@ impl Options {
             dial_interval: or(self.dial_interval, file.dial_interval),
             request_timeout: or(self.request_timeout, file.request_timeout),
             ban_duration: or(self.ban_duration, file.ban_duration),
+            store_cache_mib: or(self.store_cache_mib, file.store_cache_mib),
         })
     }
 
@@ -233,6 +244,14 @@ impl Options {
             }
             (None, None) => Vec::new(),
         };
+        let store_cache_mib = options.store_cache_mib.unwrap_or(DEFAULT_STORE_CACHE_MIB);
+        if !(1..=MAX_STORE_CACHE_MIB).contains(&store_cache_mib) {
+            return Err(SettingsError::Invalid {
+                option: "store_cache_mib",
+                value: store_cache_mib.to_string(),
+                rule: "must be 1 to 65536 MiB",
+            });
+        }
         let stream_replicas = options.stream_replicas.unwrap_or(1);
         if !(1..=5).contains(&stream_replicas) {
             return Err(SettingsError::Invalid {
@@ -271,6 +290,7 @@ impl Options {
             dial_interval: seconds("dial_interval", options.dial_interval, 5.0)?,
             request_timeout: seconds("request_timeout", options.request_timeout, 60.0)?,
             ban_duration: seconds("ban_duration", options.ban_duration, 3600.0)?,
+            store_cache_mib,
         })
     }
 }
@@ -330,5 +350,22 @@ mod tests {
         assert!(error.contains("stream_replicas = 7"), "{error}");
         let cli = Cli::parse_from(["node", "--network", "/no/such/net.toml"]);
         assert!(cli.options.resolve().is_err());
+        let cli = Cli::parse_from(["node", "--store-cache-mib", "0"]);
+        let error = cli.options.resolve().unwrap_err().to_string();
+        assert!(error.contains("store_cache_mib = 0"), "{error}");
+    }
+
+    #[test]
+    fn the_store_cache_defaults_to_64_mib_and_is_configurable() {
+        let cli = Cli::parse_from(["node"]);
+        assert_eq!(
+            cli.options.resolve().unwrap().store_cache_mib,
+            DEFAULT_STORE_CACHE_MIB
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "store_cache_mib = 256\n").unwrap();
+        let cli = Cli::parse_from(["node", "--config", file.to_str().unwrap()]);
+        assert_eq!(cli.options.resolve().unwrap().store_cache_mib, 256);
     }
 }

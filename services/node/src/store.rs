@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use chain::redb_store::OpenError;
+use chain::redb_store::{OpenError, RedbStoreOptions};
 use chain::{Chain, ChainConfig, ChainUpdate, Clock, RedbStore, RedbStoreError};
 use ledger::{Block, BlockHeight, BlockId};
 use thiserror::Error;
@@ -44,20 +44,27 @@ pub enum StoreOpenError {
 
 /// Opens (or creates) the chain in `data_dir`. The update is non-empty
 /// when reopening switched to a heavier stored branch.
+/// `cache_mib` sizes the store's page cache.
 pub fn open_chain(
     data_dir: &Path,
     config: Arc<ChainConfig>,
     clock: Arc<dyn Clock>,
+    cache_mib: u64,
 ) -> Result<(NodeChain, ChainUpdate), StoreOpenError> {
     std::fs::create_dir_all(data_dir).map_err(|source| StoreOpenError::DataDir {
         path: data_dir.display().to_string(),
         source,
     })?;
     let path = data_dir.join("chain.redb");
-    let store = RedbStore::open(&path, &config).map_err(|source| StoreOpenError::Store {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let options = RedbStoreOptions {
+        cache_bytes: usize::try_from(cache_mib.saturating_mul(1024 * 1024)).ok(),
+        ..RedbStoreOptions::default()
+    };
+    let store =
+        RedbStore::open_with(&path, &config, options).map_err(|source| StoreOpenError::Store {
+            path: path.display().to_string(),
+            source,
+        })?;
     let reopened =
         Chain::open(config, clock, store, Vec::new()).map_err(|source| StoreOpenError::Reopen {
             path: path.display().to_string(),

@@ -148,6 +148,7 @@ impl Devnet {
             dial_interval: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             ban_duration: Duration::from_secs(60),
+            store_cache_mib: node::settings::DEFAULT_STORE_CACHE_MIB,
         };
         let node = tokio::spawn(node::runtime::run(node_settings, shutdown.child_token()));
 
