@@ -284,13 +284,25 @@ async fn fold(
     Ok(seconds)
 }
 
+/// The API's process, killed when the benchmark stops early.
+struct ApiProcess(std::process::Child);
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts the API binary on 127.0.0.1:0; returns it and its GraphQL URL.
 fn start_api(
     database_url: &str,
     network: &str,
     network_config: &Path,
-) -> anyhow::Result<(std::process::Child, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_api"))
+) -> anyhow::Result<(ApiProcess, String)> {
+    let child = Command::new(env!("CARGO_BIN_EXE_api"))
         .args(["--network", network, "--nats-url", "none"])
         .arg("--network-config")
         .arg(network_config)
@@ -304,7 +316,8 @@ fn start_api(
         .stdout(Stdio::piped())
         .spawn()
         .context("starting the api binary")?;
-    let stdout = child.stdout.take().context("the api's stdout")?;
+    let mut child = ApiProcess(child);
+    let stdout = child.0.stdout.take().context("the api's stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     let url = line
@@ -420,7 +433,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let (mut api, url) = start_api(&database.url, &network, &network_config)?;
-    let pid = api.id();
+    let pid = api.0.id();
     println!("api (pid {pid}) serving {url}");
     // The content is what was built: the tip block and a full history page.
     let http = reqwest::Client::new();
@@ -463,7 +476,7 @@ async fn main() -> anyhow::Result<()> {
     let history_api = bench.wrk(&url, &history_bodies, seconds)?;
     let history_sql = bench.pgbench("history", &history_scripts)?;
     let peak = peak_rss(pid).context("reading the api's VmHWM")?;
-    terminate(&mut api, "api")?;
+    terminate(&mut api.0, "api")?;
 
     let mut rows = PgConnection::connect_with(&database.options).await?;
     let transactions: i64 = sqlx::query_scalar("SELECT count(*) FROM explorer.transaction")
