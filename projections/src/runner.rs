@@ -726,48 +726,6 @@ impl Runner {
         Ok(true)
     }
 
-    /// Like [`Self::request_blocks`], decoded: the blocks at `from`,
-    /// `from + 1`, … (at least one), each with its bytes. A block at
-    /// another height than asked is a bad reply.
-    async fn node_blocks(
-        &self,
-        from: BlockHeight,
-        to: BlockHeight,
-        missing: (BlockHeight, BlockHeight),
-        first: u64,
-        first_height: BlockHeight,
-    ) -> Result<Vec<(BlockMessage, Vec<u8>)>, ProjectionError> {
-        let payloads = self
-            .request_blocks(from, to, missing, first, first_height)
-            .await?;
-        let mut blocks = Vec::with_capacity(payloads.len());
-        for (offset, payload) in (0u64..).zip(payloads) {
-            let block =
-                BlockMessage::decode(&payload).map_err(|source| ProjectionError::BadMessage {
-                    model: self.model.name().to_owned(),
-                    origin: Source::Node,
-                    stream_seq: first - 1,
-                    source,
-                })?;
-            let expected = from.0.saturating_add(offset);
-            if block.height.0 != expected || block.kind != BlockMessageKind::Applied {
-                return Err(ProjectionError::BadNodeReply {
-                    model: self.model.name().to_owned(),
-                    from,
-                    to,
-                    reason: format!(
-                        "block {} of the reply is {:?} at height {}, not applied at height {expected}",
-                        offset + 1,
-                        block.kind,
-                        block.height
-                    ),
-                });
-            }
-            blocks.push((block, payload));
-        }
-        Ok(blocks)
-    }
-
     /// The model's tip is not on the node's main chain: finds their common
     /// ancestor (at most `high`, at least the finality depth below the
     /// tip) and reverts the model's blocks above it, in one transaction
@@ -891,18 +849,19 @@ impl Runner {
         }
     }
 
-    /// Asks the nodes of the network for the blocks at `from..=to` (some,
-    /// in order, at least one). For the error: the model misses
-    /// `missing` (first and last height), and the stream starts at message
-    /// `first`, at `first_height`.
-    async fn request_blocks(
+    /// Asks the nodes of the network for the blocks at `from..=to`: some,
+    /// in order, at least one, decoded, each with its bytes (a block at
+    /// another height than asked is a bad reply). For the error: the model
+    /// misses `missing` (first and last height), and the stream starts at
+    /// message `first`, at `first_height`.
+    async fn node_blocks(
         &self,
         from: BlockHeight,
         to: BlockHeight,
         missing: (BlockHeight, BlockHeight),
         first: u64,
         first_height: BlockHeight,
-    ) -> Result<Vec<Vec<u8>>, ProjectionError> {
+    ) -> Result<Vec<(BlockMessage, Vec<u8>)>, ProjectionError> {
         let model = self.model.name().to_owned();
         let subject = stream::blocks_subject(&self.config.network);
         let request = BlocksRequest::new(
@@ -937,26 +896,51 @@ impl Runner {
             to,
             reason,
         };
-        match BlocksReply::decode(&reply.payload).map_err(|error| bad(error.to_string()))? {
-            BlocksReply::Refused { reason, message } => Err(ProjectionError::NodeRefused {
-                model: model.clone(),
-                from,
-                to,
-                reason,
-                message,
-            }),
+        let payloads = match BlocksReply::decode(&reply.payload)
+            .map_err(|error| bad(error.to_string()))?
+        {
+            BlocksReply::Refused { reason, message } => {
+                return Err(ProjectionError::NodeRefused {
+                    model: model.clone(),
+                    from,
+                    to,
+                    reason,
+                    message,
+                });
+            }
             BlocksReply::Blocks { messages, .. } if messages.is_empty() => {
-                Err(bad("the reply holds no block".to_owned()))
+                return Err(bad("the reply holds no block".to_owned()));
             }
             BlocksReply::Blocks { messages, .. } if messages.len() as u64 > to.0 - from.0 + 1 => {
-                Err(bad(format!(
+                return Err(bad(format!(
                     "the reply holds {} blocks, more than the {} asked for",
                     messages.len(),
                     to.0 - from.0 + 1
-                )))
+                )));
             }
-            BlocksReply::Blocks { messages, .. } => Ok(messages),
+            BlocksReply::Blocks { messages, .. } => messages,
+        };
+        let mut blocks = Vec::with_capacity(payloads.len());
+        for (offset, payload) in (0u64..).zip(payloads) {
+            let block =
+                BlockMessage::decode(&payload).map_err(|source| ProjectionError::BadMessage {
+                    model: model.clone(),
+                    origin: Source::Node,
+                    stream_seq: first - 1,
+                    source,
+                })?;
+            let expected = from.0.saturating_add(offset);
+            if block.height.0 != expected || block.kind != BlockMessageKind::Applied {
+                return Err(bad(format!(
+                    "block {} of the reply is {:?} at height {}, not applied at height {expected}",
+                    offset + 1,
+                    block.kind,
+                    block.height
+                )));
+            }
+            blocks.push((block, payload));
         }
+        Ok(blocks)
     }
 
     /// (Re)creates the durable consumer so it delivers the message after
