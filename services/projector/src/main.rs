@@ -431,7 +431,8 @@ async fn run(
     }
     shutdown.cancel();
     let _ = health_task.await;
-    let _ = nats.flush().await;
+    // Notifications still queued; NATS may be gone, so do not wait long.
+    let _ = tokio::time::timeout(Duration::from_secs(2), nats.flush()).await;
     info!("projector stopped cleanly");
     Ok(())
 }

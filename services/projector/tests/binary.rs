@@ -100,6 +100,18 @@ async fn get(url: &str) -> Option<(u16, String)> {
     Some((status, response.text().await.ok()?))
 }
 
+/// A `projector run` that is killed if the test fails before stopping it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
     assert!(
@@ -290,12 +302,14 @@ async fn healthz_and_status_name_a_model_that_retries_or_stopped() {
     let network = retrying.network.clone();
     support::publish(&retrying.js, &network, &orphan, orphan.encode()).await;
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut run = retrying
-        .command(&["run", "--models", "explorer", "--listen", &listen])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = Running(
+        retrying
+            .command(&["run", "--models", "explorer", "--listen", &listen])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let reason = degraded_with(&listen, "model explorer retrying").await;
     assert!(
         reason.contains("needs blocks 0..=4")
@@ -313,7 +327,7 @@ async fn healthz_and_status_name_a_model_that_retries_or_stopped() {
         verdict.contains("model explorer retrying") && verdict.contains("no node answered"),
         "{verdict}"
     );
-    assert!(terminate(&mut run).success());
+    assert!(terminate(&mut run.0).success());
     // Nothing serves /healthz any more: status says so and still succeeds.
     let status = retrying.output(&["status", "--sample-seconds", "0", "--listen", &listen]);
     assert!(status.status.success(), "{status:?}");
@@ -334,12 +348,14 @@ async fn healthz_and_status_name_a_model_that_retries_or_stopped() {
     )
     .await;
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut run = stopping
-        .command(&["run", "--models", "explorer", "--listen", &listen])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = Running(
+        stopping
+            .command(&["run", "--models", "explorer", "--listen", &listen])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let reason = degraded_with(&listen, "model explorer stopped").await;
     assert!(reason.contains("is not a block message"), "{reason}");
     let status = stopping.output(&["status", "--sample-seconds", "0", "--listen", &listen]);
@@ -350,7 +366,7 @@ async fn healthz_and_status_name_a_model_that_retries_or_stopped() {
         )),
         "{text}"
     );
-    assert!(terminate(&mut run).success());
+    assert!(terminate(&mut run.0).success());
 
     for setup in [retrying, stopping] {
         let _ = setup
