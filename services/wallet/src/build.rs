@@ -47,6 +47,9 @@ pub struct Request {
     pub multisig: Option<MultisigCondition>,
     /// A domain payload (e.g. a notary record).
     pub payload: Option<ledger::Payload>,
+    /// Coins (base units) the inputs cover beyond outputs and fee: burned
+    /// by a coin destruction.
+    pub burn: u128,
 }
 
 impl Request {
@@ -61,6 +64,7 @@ impl Request {
             change,
             multisig: None,
             payload: Some(payload),
+            burn: 0,
         }
     }
 }
@@ -161,7 +165,9 @@ pub fn build(
     let mut coin_target = 0u128;
     match request.asset {
         Asset::Coin => {
-            coin_target = total;
+            coin_target = total
+                .checked_add(request.burn)
+                .ok_or_else(|| WalletError::Amount("amount overflows".into()))?;
             for (value, condition) in &outputs {
                 transaction.coin_outputs.push(CoinOutput {
                     value: Currency(*value),

@@ -133,9 +133,12 @@ pub enum Command {
     /// Atomic swaps (hash time lock contracts) with another chain or wallet.
     #[command(subcommand)]
     Swap(SwapCommand),
-    /// Minting, for the holder of the network's mint key.
+    /// Minting, for the holder of the network's mint key; coin destruction.
     #[command(subcommand)]
     Mint(MintCommand),
+    /// Authorized addresses: status, and updates by the holder of the address authority.
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Notary: record a file's hash on chain, or check when it was recorded.
     #[command(subcommand)]
     Notary(NotaryCommand),
@@ -243,6 +246,45 @@ pub enum MintCommand {
     Create {
         amount: String,
         address: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Hand the minting power to NEW: a single-key address, or a multisig M:KEY,KEY,….
+    ChangeCondition {
+        condition: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Destroy AMOUNT of this wallet's coins (burned; anyone may).
+    Destroy {
+        amount: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// The mint condition in force.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Whether ADDRESS is authorized, and whether the network enforces it.
+    Status { address: String },
+    /// The address authority in force.
+    Show,
+    /// Authorize and/or deauthorize addresses (holder of the address authority).
+    Update {
+        /// An address to authorize (repeatable).
+        #[arg(long)]
+        authorize: Vec<String>,
+        /// An address to deauthorize (repeatable).
+        #[arg(long)]
+        deauthorize: Vec<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Hand the address authority to NEW: a single-key address, or a multisig M:KEY,KEY,….
+    ChangeAuthority {
+        condition: String,
         #[command(flatten)]
         wait: WaitArgs,
     },

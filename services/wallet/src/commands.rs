@@ -67,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
         Command::Multisig(command) => context.multisig(command).await,
         Command::Swap(command) => context.swap(command).await,
         Command::Mint(command) => context.mint(command).await,
+        Command::Auth(command) => context.auth(command).await,
         Command::Notary(NotaryCommand::Register {
             file,
             unsigned,
@@ -673,6 +674,7 @@ impl Context {
             change: build::condition_for(&first_address(&keystore)?, None)?,
             multisig: None,
             payload: None,
+            burn: 0,
         };
         self.build_and_send(
             &keystore,
@@ -754,6 +756,7 @@ impl Context {
                     change: ledger::Condition::Multisig(condition.clone()),
                     multisig: Some(condition),
                     payload: None,
+                    burn: 0,
                 };
                 let file =
                     TransactionFile::unsigned(&network, build::build(&network, &funds, &request)?);

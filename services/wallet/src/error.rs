@@ -94,6 +94,15 @@ pub enum WalletError {
         "document hash {hash} is not recorded on this chain (register it with `wallet notary register FILE`)"
     )]
     NotRecorded { hash: String },
+    #[error(
+        "this wallet does not hold the {authority} key: the {authority} condition is {condition}; run the command with the wallet that holds it (nothing was submitted)"
+    )]
+    NotAuthority {
+        /// `mint` or `address authority`.
+        authority: &'static str,
+        /// The condition in force, as text.
+        condition: String,
+    },
 }
 
 impl WalletError {
@@ -121,6 +130,7 @@ impl WalletError {
             WalletError::TransactionFile { .. } => "BAD_TRANSACTION_FILE",
             WalletError::WaitTimeout { .. } => "WAIT_TIMEOUT",
             WalletError::NotRecorded { .. } => "NOT_RECORDED",
+            WalletError::NotAuthority { .. } => "NOT_AUTHORITY",
         }
     }
 }

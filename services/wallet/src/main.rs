@@ -6,11 +6,15 @@
 //! [`build`] (coin selection, fees, signing), [`txfile`] (transaction
 //! files for offline signing), [`commands`] (one function per command).
 //! [`multisig`] (conditions, partial signatures, merging), [`notary`]
-//! (document hashes), [`swap`] (atomic swaps), [`mint`] (coin creation).
-//! Further features (other minting and authorized-address operations) belong in modules of their own like `notary`, building
+//! (document hashes), [`swap`] (atomic swaps), [`mint`] (minting and coin
+//! destruction), [`auth`] (authorized addresses), [`authority`] (signing
+//! for the mint condition or the address authority).
+//! Further features belong in modules of their own like `notary`, building
 //! a [`build::Request`] (or a transaction of their own) and using `txfile`
 //! for partially signed transactions.
 
+mod auth;
+mod authority;
 mod build;
 mod cli;
 mod client;

@@ -188,6 +188,7 @@ impl Context {
             change: build::condition_for(&first_address(&keystore)?, None)?,
             multisig: None,
             payload: None,
+            burn: 0,
         };
         let mut report = self
             .build_and_send(&keystore, &client, &network, &request, None, wait)

@@ -9,124 +9,14 @@
 
 #![allow(clippy::unwrap_used)] // test: a failed step should fail loudly
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::{file_bytes, genesis_address, spendable, start};
 use ledger::{Address, SecretKey};
 use serde_json::Value;
 use testkit::BackgroundDevnet;
-
-struct Env {
-    home: tempfile::TempDir,
-    api: String,
-}
-
-impl Env {
-    fn command(&self, wallet: &str, args: &[&str], password: Option<&str>) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wallet"));
-        command
-            .env_clear()
-            .env("HOME", self.home.path())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("WALLET_API", &self.api)
-            .env("WALLET_KDF_MEMORY_KIB", "1024")
-            .arg("--json")
-            .arg("--wallet")
-            .arg(wallet)
-            .args(args)
-            .stdin(Stdio::null());
-        if let Some(password) = password {
-            command.env("WALLET_PASSWORD", password);
-        }
-        command
-    }
-
-    fn run(&self, wallet: &str, args: &[&str], password: Option<&str>) -> (Output, Value) {
-        let output = self.command(wallet, args, password).output().unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-            panic!(
-                "{args:?}: not JSON: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-        (output, json)
-    }
-
-    /// Runs a command that must succeed (password "pw").
-    fn ok(&self, wallet: &str, args: &[&str]) -> Value {
-        let (output, json) = self.run(wallet, args, Some("pw"));
-        assert!(output.status.success(), "{args:?} failed: {json}");
-        json
-    }
-
-    /// Runs a command that must fail; returns the error code and message.
-    fn fail(&self, wallet: &str, args: &[&str], password: Option<&str>) -> (String, String) {
-        let (output, json) = self.run(wallet, args, password);
-        assert!(!output.status.success(), "{args:?} should fail: {json}");
-        (
-            json["error"]["code"].as_str().unwrap().to_owned(),
-            json["error"]["message"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    /// `recover` with the words on stdin.
-    fn recover_typed(&self, wallet: &str, words: &str) -> Output {
-        use std::io::Write as _;
-        let mut recover = self.command(wallet, &["recover"], Some("pw"));
-        recover.stdin(Stdio::piped()).stdout(Stdio::piped());
-        let mut child = recover.spawn().unwrap();
-        writeln!(child.stdin.take().unwrap(), "{words}").unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.home.path().join(name)
-    }
-
-    fn keystore(&self, name: &str) -> PathBuf {
-        self.home
-            .path()
-            .join(".local/share/blockstake/wallets")
-            .join(format!("{name}.json"))
-    }
-
-    fn coins(&self, wallet: &str) -> Value {
-        self.ok(wallet, &["balance"])
-    }
-}
-
-fn spendable(balance: &Value) -> f64 {
-    balance["coins"]["spendable"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn genesis_address() -> String {
-    Address::for_public_key(&SecretKey::from_seed(testkit::GENESIS_SEED).public_key())
-        .to_text("bsdev")
-        .unwrap()
-}
-
-fn file_bytes(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap()
-}
-
-/// A devnet with a few blocks, a wallet environment with a fresh HOME
-/// against its API, and the genesis wallet file in that HOME.
-fn start() -> (BackgroundDevnet, Env, PathBuf) {
-    let devnet = BackgroundDevnet::start().unwrap();
-    devnet.wait_height(2, Duration::from_secs(30)).unwrap();
-    let env = Env {
-        home: tempfile::tempdir().unwrap(),
-        api: devnet.api_url(),
-    };
-    let genesis_file = devnet.write_genesis_wallet(env.home.path()).unwrap();
-    (devnet, env, genesis_file)
-}
 
 #[test]
 fn wallet_end_to_end_on_a_devnet() {
@@ -462,22 +352,7 @@ fn wallet_end_to_end_on_a_devnet() {
 
     // Minting: the holder of the devnet mint key (public seed [2; 32])
     // creates coins for bob, paying the fee from its own coins.
-    let mint_file = env.path("mint-key.txt");
-    std::fs::write(
-        &mint_file,
-        format!(
-            "# derivation: raw\n{}\n",
-            ledger::derivation::mnemonic_for(&[2; 32])
-        ),
-    )
-    .unwrap();
-    let minter = env.ok(
-        "minter",
-        &["recover", "--from-file", mint_file.to_str().unwrap()],
-    )["addresses"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let minter = env.recover_seed("minter", [2; 32]);
     env.ok("genesis", &["send", "1", &minter]);
     let bob_before = spendable(&env.coins("bob"));
     let minted = env.ok("minter", &["mint", "create", "100", &bob]);
@@ -485,7 +360,7 @@ fn wallet_end_to_end_on_a_devnet() {
     assert_eq!(minted["minted"], "100");
     assert!((spendable(&env.coins("bob")) - (bob_before + 100.0)).abs() < 1e-9);
     let (code, message) = env.fail("alice", &["mint", "create", "1", &bob], Some("pw"));
-    assert_eq!(code, "USAGE");
+    assert_eq!(code, "NOT_AUTHORITY");
     assert!(message.contains("mint key"), "{message}");
 
     // Notary: register a file's hash, verify it; another file is unknown.
