@@ -172,6 +172,12 @@ impl Mempool {
         self.entries.contains_key(id)
     }
 
+    /// The pooled transaction spending the coin or blockstake output with
+    /// this ID, if any.
+    pub fn spender(&self, output: &Hash32) -> Option<TransactionId> {
+        self.spenders.get(output).copied()
+    }
+
     /// The pool's view of the chain state (tip plus pooled transactions).
     pub fn state(&self) -> &ChainState {
         &self.state

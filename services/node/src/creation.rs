@@ -6,19 +6,16 @@
 //! otherwise stamp its blocks with times just after genesis, one block per
 //! tick, and never catch up with the clock.
 
-use chain::creator::{BlockCreator, CreatorError, build_block, find_winning_timestamp};
+use chain::creator::{BlockCreator, CreatorError, SkipReason};
 use chain::mempool::Mempool;
 use chain::{Chain, ChainStore};
-use ledger::{Block, BlockId, BlockStakePosition, SecretKey, Timestamp};
-
-/// Bytes kept free in a block for the header, respend and payouts.
-const BLOCK_OVERHEAD_RESERVE: u64 = 16 * 1024;
+use ledger::{Block, BlockId, SecretKey, Timestamp};
+use tracing::{debug, warn};
 
 /// Finds winning timestamps for our stake outputs and builds blocks.
 #[derive(Debug)]
 pub struct Creator {
-    keys: Vec<SecretKey>,
-    positions: BlockCreator,
+    creator: BlockCreator,
     lookback: u64,
     /// The tip and the last timestamp tried on it.
     tried: Option<(BlockId, Timestamp)>,
@@ -28,8 +25,7 @@ impl Creator {
     /// A creator for `keys`, searching at most `lookback` seconds back.
     pub fn new(keys: Vec<SecretKey>, lookback: u64) -> Creator {
         Creator {
-            positions: BlockCreator::new(keys.clone()),
-            keys,
+            creator: BlockCreator::new(keys),
             lookback,
             tried: None,
         }
@@ -37,17 +33,19 @@ impl Creator {
 
     /// Whether there is any key to create blocks with.
     pub fn has_keys(&self) -> bool {
-        !self.keys.is_empty()
+        self.creator.has_keys()
     }
 
     /// A block on the tip if one of our outputs wins at a second not yet
-    /// tried, up to the clock's now.
+    /// tried, up to the clock's now. The block has passed the rules peers
+    /// apply; pooled transactions left out of it are logged and stay in
+    /// the pool.
     pub fn try_create<S: ChainStore>(
         &mut self,
         chain: &Chain<S>,
         pool: &Mempool,
     ) -> Result<Option<Block>, CreatorError> {
-        if self.keys.is_empty() {
+        if !self.has_keys() {
             return Ok(None);
         }
         let tip = chain.tip();
@@ -60,33 +58,23 @@ impl Creator {
             return Ok(None);
         }
         self.tried = Some((tip.id, now));
-        let owned = self.positions.owned_positions(chain);
-        let positions: Vec<BlockStakePosition> = owned.iter().map(|(p, _)| *p).collect();
-        let Some((timestamp, position)) =
-            find_winning_timestamp(chain, &positions, from, Timestamp(now.0 + 1))
+        let Some(assembled) =
+            self.creator
+                .create_between(chain, pool, from, Timestamp(now.0 + 1))?
         else {
             return Ok(None);
         };
-        let key_index = owned
-            .iter()
-            .find(|(p, _)| *p == position)
-            .map(|(_, index)| *index)
-            .ok_or(CreatorError::NoStakeOutput(position))?;
-        let key = self
-            .keys
-            .get(key_index)
-            .ok_or(CreatorError::NoStakeOutput(position))?;
-        let limit = chain.config().params.block_size_limit;
-        let mut transactions = pool.select(limit.saturating_sub(BLOCK_OVERHEAD_RESERVE));
-        loop {
-            let block = build_block(chain, key, position, timestamp, transactions.clone())?;
-            if block.encoded_size() as u64 <= limit || transactions.is_empty() {
-                return Ok(Some(block));
+        for (id, reason) in &assembled.skipped {
+            match reason {
+                SkipReason::SpendsStakeInput => {
+                    debug!(transaction = %id, %reason, "pooled transaction left out of the block")
+                }
+                SkipReason::Invalid(_) => {
+                    warn!(transaction = %id, %reason, "pooled transaction left out of the block")
+                }
             }
-            // Children follow parents in the selection: dropping from the
-            // end never orphans an included transaction.
-            transactions.pop();
         }
+        Ok(Some(assembled.block))
     }
 }
 

@@ -66,6 +66,11 @@ pub struct DevnetOptions {
     pub blockstake_aging: u64,
     /// Blocks before payouts may be spent.
     pub maturity_delay: u64,
+    /// Equal blockstake outputs the genesis key's blockstakes (1000) are
+    /// split into (a divisor of their number). With two or more, the genesis
+    /// wallet can send blockstakes while it stakes: the block creator
+    /// stakes with an output the pooled transaction does not spend.
+    pub genesis_stake_outputs: u64,
 }
 
 impl Default for DevnetOptions {
@@ -74,6 +79,7 @@ impl Default for DevnetOptions {
             block_frequency: 1,
             blockstake_aging: 2,
             maturity_delay: 10,
+            genesis_stake_outputs: 1,
         }
     }
 }
@@ -82,13 +88,42 @@ impl Default for DevnetOptions {
 /// renamed to `name` (the name selects the stream and NATS subjects).
 pub fn devnet_config(name: &str, options: &DevnetOptions) -> anyhow::Result<ChainConfig> {
     let mut text = String::new();
+    let mut in_blockstakes = false;
+    let mut stake = 0u64;
     for line in chain::config::DEVNET_TOML.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_blockstakes = trimmed == "[[genesis.blockstakes]]";
+            if in_blockstakes {
+                continue;
+            }
+        }
         let key = line.split('=').next().unwrap_or("").trim();
         let replaced = match key {
             "name" => format!("name = \"{name}\""),
             "block_frequency" => format!("block_frequency = {}", options.block_frequency),
             "blockstake_aging" => format!("blockstake_aging = {}", options.blockstake_aging),
             "maturity_delay" => format!("maturity_delay = {}", options.maturity_delay),
+            "value" if in_blockstakes => {
+                stake = line.split('=').nth(1).unwrap_or("").trim().parse()?;
+                continue;
+            }
+            "public_key" if in_blockstakes => {
+                let outputs = options.genesis_stake_outputs;
+                anyhow::ensure!(
+                    outputs > 0 && stake.is_multiple_of(outputs),
+                    "genesis_stake_outputs must divide {stake}, not {outputs}"
+                );
+                (0..outputs)
+                    .map(|_| {
+                        format!(
+                            "[[genesis.blockstakes]]\nvalue = {}\n{line}",
+                            stake / outputs
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
             _ => line.to_owned(),
         };
         text.push_str(&replaced);

@@ -13,10 +13,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{file_bytes, genesis_address, spendable, start};
+use common::{file_bytes, genesis_address, spendable, start, start_with};
 use ledger::{Address, SecretKey};
 use serde_json::Value;
-use testkit::BackgroundDevnet;
+use testkit::{BackgroundDevnet, DevnetOptions};
 
 #[test]
 fn wallet_end_to_end_on_a_devnet() {
@@ -447,16 +447,17 @@ fn wallet_end_to_end_on_a_devnet() {
     devnet.shutdown().unwrap();
 }
 
-/// Blockstakes from the staking wallet. Ignored: the node's block creator
-/// puts its staking respend and a pooled transaction spending the same
-/// stake output into one block, which is invalid, so the devnet stops
-/// creating blocks (`ledger/chain/src/creator.rs` `build_block` and
-/// `services/node/src/creation.rs`; reported for the node). Run with
-/// `cargo test -p wallet --test e2e -- --ignored` once that is fixed.
+/// Blockstakes from the staking wallet. The genesis wallet is also the
+/// node's staker; its blockstakes are in two outputs, so the send spends
+/// one and the node's block creator stakes with the other (a block
+/// respending the output the send spends could not carry the send). The
+/// devnet keeps creating blocks afterwards.
 #[test]
-#[ignore = "the node's creator builds an invalid block when a pooled transaction spends its stake output"]
 fn blockstakes_from_the_staking_wallet() {
-    let (devnet, env, genesis_file) = start();
+    let (devnet, env, genesis_file) = start_with(DevnetOptions {
+        genesis_stake_outputs: 2,
+        ..DevnetOptions::default()
+    });
     env.ok(
         "genesis",
         &["recover", "--from-file", genesis_file.to_str().unwrap()],

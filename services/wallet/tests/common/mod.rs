@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ledger::{Address, SecretKey};
 use serde_json::Value;
-use testkit::BackgroundDevnet;
+use testkit::{BackgroundDevnet, DevnetOptions};
 
 pub struct Env {
     pub home: tempfile::TempDir,
@@ -133,7 +133,12 @@ pub fn file_bytes(path: &Path) -> Vec<u8> {
 /// A devnet with a few blocks, a wallet environment with a fresh HOME
 /// against its API, and the genesis wallet file in that HOME.
 pub fn start() -> (BackgroundDevnet, Env, PathBuf) {
-    let devnet = BackgroundDevnet::start().unwrap();
+    start_with(DevnetOptions::default())
+}
+
+/// [`start`] on a devnet with `options`.
+pub fn start_with(options: DevnetOptions) -> (BackgroundDevnet, Env, PathBuf) {
+    let devnet = BackgroundDevnet::start_with(options).unwrap();
     devnet.wait_height(2, Duration::from_secs(30)).unwrap();
     let env = Env {
         home: tempfile::tempdir().unwrap(),
