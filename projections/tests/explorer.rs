@@ -604,6 +604,40 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
             assert!(row.get::<Option<i64>, _>(5).is_some());
         }
     }
+    // The active-stake estimate of every block: the work of the blocks
+    // after the window's start divided by the seconds they took, the
+    // window (200 blocks) never starting at genesis, whose timestamp is
+    // configured rather than found by the lottery.
+    let estimates =
+        sqlx::query("SELECT height, estimated_active_stake::text FROM block ORDER BY height")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    for row in &estimates {
+        let height = row.get::<i64, _>(0) as u64;
+        let node_at = |h: u64| {
+            a.chain
+                .node(&a.chain.main_chain_id(BlockHeight(h)).unwrap())
+                .unwrap()
+        };
+        let start = height.saturating_sub(200).max(1);
+        let expected = if start >= height {
+            "0".to_owned()
+        } else {
+            let (tip_node, start_node) = (node_at(height), node_at(start));
+            let seconds = tip_node.timestamp.0 - start_node.timestamp.0;
+            assert!(seconds > 0, "blocks {start}..{height} took no time");
+            ((&tip_node.cumulative.0 - &start_node.cumulative.0) / seconds).to_string()
+        };
+        assert_eq!(
+            row.get::<String, _>(1),
+            expected,
+            "estimated active stake at {height}"
+        );
+        if height >= 3 {
+            assert_ne!(expected, "0", "a window of blocks estimates some stake");
+        }
+    }
     let distinct_targets: i64 =
         sqlx::query_scalar("SELECT count(DISTINCT child_target) FROM block")
             .fetch_one(&mut db)

@@ -98,7 +98,11 @@ pub async fn block_difficulty(
     let interval = consensus.target_window / 2;
     let retargets = height.is_multiple_of(interval);
     let window_start = height - consensus.target_window.min(height);
-    let stake_start = height - ACTIVE_STAKE_WINDOW.min(height);
+    // The window never starts at genesis: its timestamp is a configured
+    // constant (on the devnet, a date long before block 1), so the seconds
+    // between genesis and block 1 say nothing about the stake. Block 1's
+    // estimate is therefore 0 (an empty window).
+    let stake_start = height.saturating_sub(ACTIVE_STAKE_WINDOW).max(1);
     let mut wanted = vec![parent_height, stake_start];
     if retargets {
         wanted.push(window_start);
@@ -143,13 +147,17 @@ pub async fn block_difficulty(
     } else {
         parent.child_target
     };
-    let stake = find(stake_start)?;
-    below(stake, stake_start)?;
-    let elapsed = timestamp.saturating_sub(stake.timestamp);
-    let estimated_active_stake = if elapsed == 0 {
+    let estimated_active_stake = if stake_start >= height {
         "0".to_owned()
     } else {
-        ((&cumulative.0 - &stake.cumulative.0) / elapsed).to_string()
+        let stake = find(stake_start)?;
+        below(stake, stake_start)?;
+        let elapsed = timestamp.saturating_sub(stake.timestamp);
+        if elapsed == 0 {
+            "0".to_owned()
+        } else {
+            ((&cumulative.0 - &stake.cumulative.0) / elapsed).to_string()
+        }
     };
     Ok(BlockDifficulty {
         target: Some(target),
