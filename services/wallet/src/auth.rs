@@ -29,7 +29,7 @@ impl Context {
             AuthCommand::Update {
                 authorize,
                 deauthorize,
-                wait,
+                signing,
             } => {
                 let client = self.client()?;
                 let network = self.network(&client).await?;
@@ -66,14 +66,14 @@ impl Context {
                             )
                         },
                         0,
-                        &wait,
+                        &signing,
                     )
                     .await?;
                 report.json["authorized"] = json!(authorize);
                 report.json["deauthorized"] = json!(deauthorize);
                 Ok(report)
             }
-            AuthCommand::ChangeAuthority { condition, wait } => {
+            AuthCommand::ChangeAuthority { condition, signing } => {
                 self.change_condition(
                     Authority::Address,
                     &condition,
@@ -85,7 +85,7 @@ impl Context {
                         })
                     },
                     "authority",
-                    &wait,
+                    &signing,
                 )
                 .await
             }

@@ -11,21 +11,21 @@ use ledger::fulfillment::{
     FulfillContext, KeySignature, MultiSignatureFulfillment, SignedTarget,
     SingleSignatureFulfillment, signing_message,
 };
-use ledger::payload::Nonce;
+use ledger::payload::{AuthorizedAddressOperation, MintingOperation, Nonce};
 use ledger::{
-    Address, AddressKind, BlockHeight, Condition, Fulfillment, Payload, PublicKey, Signature,
-    Timestamp,
+    Address, AddressKind, BlockHeight, ChainId, Condition, Fulfillment, Payload, PublicKey,
+    SecretKey, Signature, Timestamp, Transaction,
 };
 use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
 
 use crate::build::{self, Request};
-use crate::cli::WaitArgs;
+use crate::cli::AuthorityArgs;
 use crate::client::{Client, NetworkInfo, text};
 use crate::commands::{Context, Report, first_address};
 use crate::error::WalletError;
 use crate::funds;
-use crate::keystore::Keystore;
+use crate::keystore::{Keystore, Unlocked};
 use crate::txfile::TransactionFile;
 
 /// Which authority a payload needs.
@@ -47,14 +47,6 @@ impl Authority {
         match self {
             Authority::Mint => "mintCondition",
             Authority::Address => "addressAuthority",
-        }
-    }
-
-    /// The payload label its fulfillment signs.
-    fn label(self) -> &'static [u8] {
-        match self {
-            Authority::Mint => b"minting",
-            Authority::Address => b"authorized-addresses",
         }
     }
 }
@@ -208,6 +200,113 @@ fn nonce() -> Nonce {
     Nonce(nonce)
 }
 
+/// The authorization slot of a minting or authorized-address payload.
+fn authorization_mut(payload: &mut Payload) -> Option<&mut Fulfillment> {
+    match payload {
+        Payload::Minting(
+            MintingOperation::CreateCoins {
+                mint_fulfillment, ..
+            }
+            | MintingOperation::ChangeMintCondition {
+                mint_fulfillment, ..
+            },
+        ) => Some(mint_fulfillment),
+        Payload::AuthorizedAddresses(
+            AuthorizedAddressOperation::UpdateAddresses {
+                authority_fulfillment,
+                ..
+            }
+            | AuthorizedAddressOperation::ChangeAuthority {
+                authority_fulfillment,
+                ..
+            },
+        ) => Some(authority_fulfillment),
+        _ => None,
+    }
+}
+
+/// The pairs already in the payload's multisig authorization.
+fn payload_pairs(transaction: &Transaction) -> Vec<KeySignature> {
+    let mut transaction = transaction.clone();
+    match transaction.payload.as_mut().and_then(authorization_mut) {
+        Some(Fulfillment::MultiSignature(multi)) => multi.pairs.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn set_payload_pairs(transaction: &mut Transaction, pairs: Vec<KeySignature>) {
+    if let Some(slot) = transaction.payload.as_mut().and_then(authorization_mut) {
+        *slot = Fulfillment::MultiSignature(MultiSignatureFulfillment { pairs });
+    }
+}
+
+/// `key`'s signature authorizing the payload of a transaction.
+fn payload_signature(
+    transaction: &Transaction,
+    chain_id: ChainId,
+    key: &SecretKey,
+) -> Option<KeySignature> {
+    let label = transaction.payload.as_ref()?.label();
+    let context = FulfillContext {
+        chain_id,
+        transaction_id: transaction.id(),
+        target: SignedTarget::Payload { label },
+        height: BlockHeight(0),
+        timestamp: Timestamp(0),
+    };
+    let public_key = key.public_key();
+    Some(KeySignature {
+        public_key,
+        signature: key.sign(&signing_message(&context, &public_key, None)),
+    })
+}
+
+/// Adds this wallet's pairs to a file's multisig payload authorization
+/// (up to `M`); returns how many it added.
+pub fn sign_payload(
+    keystore: &Keystore,
+    unlocked: &Unlocked,
+    file: &mut TransactionFile,
+) -> Result<usize, WalletError> {
+    let Some(spec) = &file.payload_multisig else {
+        return Ok(0);
+    };
+    let condition = crate::multisig::parse(spec)?;
+    let mut pairs = payload_pairs(&file.transaction);
+    let transaction = file.transaction.clone();
+    let added = crate::multisig::add_pairs(keystore, unlocked, &condition, &mut pairs, |secret| {
+        payload_signature(&transaction, file.chain_id, secret)
+    });
+    set_payload_pairs(&mut file.transaction, pairs);
+    Ok(added)
+}
+
+/// Whether a file's multisig payload authorization (if any) has `M` pairs.
+pub fn payload_complete(file: &TransactionFile) -> Result<bool, WalletError> {
+    match &file.payload_multisig {
+        None => Ok(true),
+        Some(spec) => {
+            Ok(payload_pairs(&file.transaction).len() as u64
+                >= crate::multisig::parse(spec)?.required)
+        }
+    }
+}
+
+/// Joins `other`'s payload pairs into `file` (the same transaction).
+pub fn merge_payload(
+    file: &mut TransactionFile,
+    other: &TransactionFile,
+) -> Result<(), WalletError> {
+    let Some(spec) = &file.payload_multisig else {
+        return Ok(());
+    };
+    let required = crate::multisig::parse(spec)?.required;
+    let mut pairs = payload_pairs(&file.transaction);
+    crate::multisig::join_pairs(&mut pairs, payload_pairs(&other.transaction), required);
+    set_payload_pairs(&mut file.transaction, pairs);
+    Ok(())
+}
+
 impl Context {
     /// `mint show` / `auth show`: the condition in force, as the API has it.
     pub(crate) async fn show_condition(&self, authority: Authority) -> Result<Report, WalletError> {
@@ -234,7 +333,7 @@ impl Context {
         spec: &str,
         payload: impl Fn(Condition, Nonce, Fulfillment) -> Payload,
         key: &str,
-        wait: &WaitArgs,
+        signing: &AuthorityArgs,
     ) -> Result<Report, WalletError> {
         let client = self.client()?;
         let network = self.network(&client).await?;
@@ -247,7 +346,7 @@ impl Context {
                 Some(authority),
                 |nonce, fulfillment| payload(new_condition.clone(), nonce, fulfillment),
                 0,
-                wait,
+                signing,
             )
             .await?;
         report.json[key] = json!(described);
@@ -270,7 +369,7 @@ impl Context {
         authority: Option<Authority>,
         payload: impl Fn(Nonce, Fulfillment) -> Payload,
         burn: u128,
-        wait: &WaitArgs,
+        signing: &AuthorityArgs,
     ) -> Result<Report, WalletError> {
         let keystore = self.keystore()?;
         let nonce = nonce();
@@ -278,14 +377,23 @@ impl Context {
         let signer = match authority {
             Some(authority) => {
                 let condition = in_force(client, network, authority).await?;
-                let keys = signing_keys(&keystore, authority, &condition, network)?;
-                Some((authority, condition, keys))
+                let keys = match (&signing.unsigned, &condition) {
+                    (None, _) => signing_keys(&keystore, authority, &condition, network)?,
+                    (Some(_), Condition::Multisig(_)) => Vec::new(),
+                    (Some(_), _) => {
+                        return Err(WalletError::Usage(format!(
+                            "--unsigned is for a multisig {} condition; its single key signs directly (drop --unsigned)",
+                            authority.name()
+                        )));
+                    }
+                };
+                Some((condition, keys))
             }
             None => None,
         };
         let stand_in = signer
             .as_ref()
-            .map(|(_, condition, _)| placeholder(condition))
+            .map(|(condition, _)| placeholder(condition))
             .unwrap_or(Fulfillment::Nil);
         let mut request = Request::payload_only(
             build::condition_for(&first_address(&keystore)?, None)?,
@@ -294,49 +402,49 @@ impl Context {
         request.burn = burn;
         let funds = funds::load(client, network, &keystore).await?;
         let mut file = TransactionFile::unsigned(network, build::build(network, &funds, &request)?);
+        if let (Some(path), Some((Condition::Multisig(multisig), _))) = (&signing.unsigned, &signer)
+        {
+            file.transaction.payload = Some(payload(Fulfillment::MultiSignature(
+                MultiSignatureFulfillment { pairs: Vec::new() },
+            )));
+            file.payload_multisig = Some(crate::multisig::spec(multisig));
+            file.write(path)?;
+            let id = file.transaction.id().to_string();
+            let fee = network.coins(file.transaction.fee);
+            return Ok(Report {
+                json: json!({ "unsigned": path.display().to_string(), "id": id, "fee": fee }),
+                human: format!(
+                    "unsigned transaction {id} (fee {fee}) written to {}; this wallet and {} key holders of the condition run `wallet sign`, then `wallet multisig merge` and `wallet submit`",
+                    path.display(),
+                    multisig.required
+                ),
+            });
+        }
         let unlocked = keystore.unlock(&self.password()?)?;
-        if let Some((authority, condition, keys)) = signer {
-            let context = FulfillContext {
-                chain_id: network.chain_id,
-                transaction_id: file.transaction.id(),
-                target: SignedTarget::Payload {
-                    label: authority.label(),
-                },
-                height: BlockHeight(0),
-                timestamp: Timestamp(0),
-            };
-            let pairs: Vec<KeySignature> = keys
-                .iter()
-                .map(|index| {
-                    let key = unlocked.spending_key(*index as u64);
-                    let public_key = key.public_key();
-                    KeySignature {
-                        public_key,
-                        signature: key.sign(&signing_message(&context, &public_key, None)),
-                    }
-                })
-                .collect();
+        if let Some((condition, keys)) = signer {
+            let mut pairs = Vec::new();
+            for index in keys {
+                let key = unlocked.spending_key(index as u64);
+                pairs.extend(payload_signature(&file.transaction, network.chain_id, &key));
+            }
             let fulfillment = match condition {
                 Condition::Multisig(_) => {
                     Fulfillment::MultiSignature(MultiSignatureFulfillment { pairs })
                 }
                 _ => {
-                    let KeySignature {
-                        public_key,
-                        signature,
-                    } = pairs
+                    let pair = pairs
                         .into_iter()
                         .next()
                         .ok_or_else(|| WalletError::Usage("no signing key".into()))?;
                     Fulfillment::SingleSignature(SingleSignatureFulfillment {
-                        public_key,
-                        signature,
+                        public_key: pair.public_key,
+                        signature: pair.signature,
                     })
                 }
             };
             file.transaction.payload = Some(payload(fulfillment));
         }
         crate::commands::sign_file(&keystore, &unlocked, &mut file)?;
-        self.submit(client, network, &file, wait).await
+        self.submit(client, network, &file, &signing.wait).await
     }
 }

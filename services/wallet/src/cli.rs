@@ -247,13 +247,13 @@ pub enum MintCommand {
         amount: String,
         address: String,
         #[command(flatten)]
-        wait: WaitArgs,
+        signing: AuthorityArgs,
     },
     /// Hand the minting power to NEW: a single-key address, or a multisig M:KEY,KEY,….
     ChangeCondition {
         condition: String,
         #[command(flatten)]
-        wait: WaitArgs,
+        signing: AuthorityArgs,
     },
     /// Destroy AMOUNT of this wallet's coins (burned; anyone may).
     Destroy {
@@ -280,13 +280,13 @@ pub enum AuthCommand {
         #[arg(long)]
         deauthorize: Vec<String>,
         #[command(flatten)]
-        wait: WaitArgs,
+        signing: AuthorityArgs,
     },
     /// Hand the address authority to NEW: a single-key address, or a multisig M:KEY,KEY,….
     ChangeAuthority {
         condition: String,
         #[command(flatten)]
-        wait: WaitArgs,
+        signing: AuthorityArgs,
     },
 }
 
@@ -334,6 +334,19 @@ pub struct SendArgs {
     pub fee: Option<String>,
     /// Write the unsigned transaction to this file instead of signing and submitting
     /// (works on a watch-only wallet).
+    #[arg(long)]
+    pub unsigned: Option<PathBuf>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// Signing of a payload authorized by a mint condition or address authority.
+#[derive(Debug, Clone, Args)]
+pub struct AuthorityArgs {
+    /// For a multisig condition whose keys are in several wallets: write
+    /// the transaction unsigned to this file; this wallet (which pays the
+    /// fee) and each key holder run `wallet sign`, then `multisig merge`
+    /// and `submit`.
     #[arg(long)]
     pub unsigned: Option<PathBuf>,
     #[command(flatten)]

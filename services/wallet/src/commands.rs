@@ -884,7 +884,8 @@ impl Context {
         let id = file.transaction.id().to_string();
         Ok(Report {
             json: json!({ "signed": out.display().to_string(), "id": id, "outputs": outputs,
-                          "feeBaseUnits": file.transaction.fee.0.to_string() }),
+                          "feeBaseUnits": file.transaction.fee.0.to_string(),
+                          "complete": file.signed }),
             human: format!(
                 "signed transaction {id} ({} outputs) written to {}; submit it from any machine with `wallet submit {}`",
                 outputs.len(),
@@ -1184,6 +1185,11 @@ pub(crate) fn sign_file(
         }
         let address = Address::parse(&input.address, &file.address_prefix)
             .map_err(|error| WalletError::Address(error.to_string()))?;
+        // Co-signers of a multisig payload leave the inputs to the wallet
+        // that pays the fee.
+        if file.payload_multisig.is_some() && keystore.index_of(&address).is_none() {
+            continue;
+        }
         let index = keystore.index_of(&address).ok_or_else(|| {
             WalletError::Usage(format!(
                 "input {position} spends from {}, which is not one of this wallet's {} addresses; sign with the wallet that owns it",
@@ -1195,6 +1201,7 @@ pub(crate) fn sign_file(
         build::sign_input(&mut file.transaction, file.chain_id, kind, at, &key);
         signed_any = true;
     }
+    signed_any |= crate::authority::sign_payload(keystore, unlocked, file)? > 0;
     if !signed_any {
         return Err(WalletError::Usage(
             "this wallet holds none of the keys the transaction still needs".into(),

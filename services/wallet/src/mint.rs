@@ -10,7 +10,7 @@ use ledger::{CoinOutput, Payload};
 use serde_json::json;
 
 use crate::authority::Authority;
-use crate::cli::MintCommand;
+use crate::cli::{AuthorityArgs, MintCommand};
 use crate::commands::{Context, Report};
 use crate::error::WalletError;
 
@@ -20,7 +20,7 @@ impl Context {
             MintCommand::Create {
                 amount,
                 address,
-                wait,
+                signing,
             } => {
                 let client = self.client()?;
                 let network = self.network(&client).await?;
@@ -51,13 +51,13 @@ impl Context {
                             })
                         },
                         0,
-                        &wait,
+                        &signing,
                     )
                     .await?;
                 report.json["minted"] = json!(network.coins(value));
                 Ok(report)
             }
-            MintCommand::ChangeCondition { condition, wait } => {
+            MintCommand::ChangeCondition { condition, signing } => {
                 self.change_condition(
                     Authority::Mint,
                     &condition,
@@ -69,7 +69,7 @@ impl Context {
                         })
                     },
                     "mint_condition",
-                    &wait,
+                    &signing,
                 )
                 .await
             }
@@ -89,7 +89,10 @@ impl Context {
                         None,
                         |nonce, _| Payload::Minting(MintingOperation::DestroyCoins { nonce }),
                         value.0,
-                        &wait,
+                        &AuthorityArgs {
+                            unsigned: None,
+                            wait,
+                        },
                     )
                     .await?;
                 report.json["destroyed"] = json!(network.coins(value));

@@ -7,8 +7,8 @@
 //! input has `M` signatures.
 
 use ledger::condition::MultisigCondition;
-use ledger::fulfillment::{InputKind, MultiSignatureFulfillment};
-use ledger::{Fulfillment, PublicKey};
+use ledger::fulfillment::{InputKind, KeySignature, MultiSignatureFulfillment};
+use ledger::{Fulfillment, PublicKey, SecretKey};
 
 use crate::build;
 use crate::error::WalletError;
@@ -67,6 +67,32 @@ pub fn sign_input(
         Some(Fulfillment::MultiSignature(multi)) => multi.pairs.clone(),
         _ => Vec::new(),
     };
+    let transaction = file.transaction.clone();
+    let added = add_pairs(keystore, unlocked, condition, &mut pairs, |secret| {
+        Some(build::input_signature(
+            &transaction,
+            file.chain_id,
+            kind,
+            at,
+            secret,
+            None,
+        ))
+    });
+    if let Some(slot) = build::fulfillment_mut(&mut file.transaction, kind, at) {
+        *slot = Fulfillment::MultiSignature(MultiSignatureFulfillment { pairs });
+    }
+    Ok(added)
+}
+
+/// Adds to `pairs` the signatures (`sign`) of this wallet's keys of
+/// `condition` that are not there yet, up to `required`; returns how many.
+pub fn add_pairs(
+    keystore: &Keystore,
+    unlocked: &Unlocked,
+    condition: &MultisigCondition,
+    pairs: &mut Vec<KeySignature>,
+    sign: impl Fn(&SecretKey) -> Option<KeySignature>,
+) -> usize {
     let mut added = 0;
     for key in &condition.keys {
         if pairs.len() as u64 >= condition.required {
@@ -78,21 +104,23 @@ pub fn sign_input(
         if pairs.iter().any(|pair| pair.public_key == *key) {
             continue;
         }
-        let secret = unlocked.spending_key(index as u64);
-        pairs.push(build::input_signature(
-            &file.transaction,
-            file.chain_id,
-            kind,
-            at,
-            &secret,
-            None,
-        ));
-        added += 1;
+        if let Some(pair) = sign(&unlocked.spending_key(index as u64)) {
+            pairs.push(pair);
+            added += 1;
+        }
     }
-    if let Some(slot) = build::fulfillment_mut(&mut file.transaction, kind, at) {
-        *slot = Fulfillment::MultiSignature(MultiSignatureFulfillment { pairs });
+    added
+}
+
+/// Adds `extra` pairs of other keys to `pairs`, up to `required`.
+pub fn join_pairs(pairs: &mut Vec<KeySignature>, extra: Vec<KeySignature>, required: u64) {
+    for pair in extra {
+        if (pairs.len() as u64) < required
+            && !pairs.iter().any(|own| own.public_key == pair.public_key)
+        {
+            pairs.push(pair);
+        }
     }
-    Ok(added)
 }
 
 /// Whether every input carries its signatures (multisig: `required` pairs).
@@ -120,7 +148,7 @@ pub fn complete(file: &TransactionFile) -> Result<bool, WalletError> {
             return Ok(false);
         }
     }
-    Ok(true)
+    crate::authority::payload_complete(file)
 }
 
 /// Joins the signatures of `other` into `file` (the same transaction).
@@ -133,14 +161,23 @@ pub fn merge(file: &mut TransactionFile, other: &TransactionFile) -> Result<(), 
     }
     let coin_inputs = file.transaction.coin_inputs.len();
     for (position, info) in file.inputs.clone().iter().enumerate() {
-        let Some(spec) = &info.multisig else { continue };
-        let required = parse(spec)?.required;
         let (kind, at) = if position < coin_inputs {
             (InputKind::Coin, position)
         } else {
             (InputKind::BlockStake, position - coin_inputs)
         };
         let mut theirs = other.transaction.clone();
+        let Some(spec) = &info.multisig else {
+            // A single-key input: take its signature from whichever file has it.
+            if let (Some(slot @ Fulfillment::Nil), Some(signed)) = (
+                build::fulfillment_mut(&mut file.transaction, kind, at),
+                build::fulfillment_mut(&mut theirs, kind, at),
+            ) {
+                *slot = signed.clone();
+            }
+            continue;
+        };
+        let required = parse(spec)?.required;
         let extra = match build::fulfillment_mut(&mut theirs, kind, at) {
             Some(Fulfillment::MultiSignature(multi)) => multi.pairs.clone(),
             _ => Vec::new(),
@@ -150,16 +187,11 @@ pub fn merge(file: &mut TransactionFile, other: &TransactionFile) -> Result<(), 
                 Fulfillment::MultiSignature(multi) => multi.pairs.clone(),
                 _ => Vec::new(),
             };
-            for pair in extra {
-                if (pairs.len() as u64) < required
-                    && !pairs.iter().any(|own| own.public_key == pair.public_key)
-                {
-                    pairs.push(pair);
-                }
-            }
+            join_pairs(&mut pairs, extra, required);
             *slot = Fulfillment::MultiSignature(MultiSignatureFulfillment { pairs });
         }
     }
+    crate::authority::merge_payload(file, other)?;
     file.signed = complete(file)?;
     Ok(())
 }

@@ -376,6 +376,7 @@ impl Context {
                 value: network.coins(swap.value),
                 multisig: None,
             }],
+            payload_multisig: None,
             signed: true,
         };
         self.submit(&client, &network, &file, wait).await

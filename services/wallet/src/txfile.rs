@@ -10,6 +10,11 @@
 //!   "signed": false }
 //! ```
 //!
+//! A payload authorized by a multisig (a mint condition or address
+//! authority of `M` keys, built with `--unsigned`) adds
+//! `"payload_multisig": "M:KEY,KEY,…"`: `sign` adds the wallet's pairs to
+//! the payload's fulfillment too, `multisig merge` joins them.
+//!
 //! `inputs` lists, in input order (coin inputs, then blockstake inputs),
 //! the address each input spends from, so the signer knows which keys to
 //! use without asking the chain; the signer checks every listed address
@@ -72,6 +77,8 @@ struct File {
     chain_id: String,
     transaction: String,
     inputs: Vec<InputInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload_multisig: Option<String>,
     signed: bool,
 }
 
@@ -83,6 +90,9 @@ pub struct TransactionFile {
     pub chain_id: ChainId,
     pub transaction: Transaction,
     pub inputs: Vec<InputInfo>,
+    /// When the payload's authorization is a multisig still being signed:
+    /// its condition as `M:KEY,KEY,…` (co-signers add pairs with `sign`).
+    pub payload_multisig: Option<String>,
     pub signed: bool,
 }
 
@@ -98,6 +108,7 @@ impl TransactionFile {
             chain_id: network.chain_id,
             transaction: built.transaction,
             inputs: built.inputs,
+            payload_multisig: None,
             signed: false,
         }
     }
@@ -136,6 +147,7 @@ impl TransactionFile {
             chain_id: ChainId(chain_id),
             transaction,
             inputs: file.inputs,
+            payload_multisig: file.payload_multisig,
             signed: file.signed,
         })
     }
@@ -149,6 +161,7 @@ impl TransactionFile {
             chain_id: self.chain_id.0.to_string(),
             transaction: hex::encode(codec::encode(&self.transaction)),
             inputs: self.inputs.clone(),
+            payload_multisig: self.payload_multisig.clone(),
             signed: self.signed,
         };
         let text = serde_json::to_string_pretty(&file)

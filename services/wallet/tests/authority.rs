@@ -111,17 +111,58 @@ fn minting_and_authorized_addresses_on_a_devnet() {
     assert_eq!(minted["status"], "confirmed");
     assert!((spendable(&env.coins("bob")) - 10.0).abs() < 1e-9);
 
-    // Coin destruction: bob burns 4 of his 10; he pays the fee too.
+    // Co-signing across wallets: minting goes to 2 of (alice's first key,
+    // carol's key); alice builds an unsigned creation (she pays the fee),
+    // each signs a copy, the merge is submitted.
+    env.ok("carol", &["init", "--no-confirm"]);
+    let carol_key = env.ok("carol", &["address", "keys"])["publicKeys"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let spec = format!("2:{},{carol_key}", keys[0]);
+    assert_eq!(
+        env.ok("alice", &["mint", "change-condition", &spec])["status"],
+        "confirmed"
+    );
+    let (code, _) = env.fail("carol", &["mint", "create", "1", &bob], Some("pw"));
+    assert_eq!(code, "NOT_AUTHORITY");
+    let unsigned = env.path("mint.json");
+    let unsigned = unsigned.to_str().unwrap();
+    let built = env.ok(
+        "alice",
+        &["mint", "create", "3", &bob, "--unsigned", unsigned],
+    );
+    let carol_copy = env.path("mint-carol.json");
+    let carol_copy = carol_copy.to_str().unwrap();
+    std::fs::copy(unsigned, carol_copy).unwrap();
+    assert_eq!(env.ok("alice", &["sign", unsigned])["complete"], false);
+    let (code, _) = env.fail("alice", &["submit", unsigned], Some("pw"));
+    assert_eq!(code, "BAD_TRANSACTION_FILE");
+    env.ok("carol", &["sign", carol_copy]);
+    let merged = env.path("mint-merged.json");
+    let merged = merged.to_str().unwrap();
+    let joined = env.ok(
+        "bob",
+        &["multisig", "merge", carol_copy, unsigned, "--out", merged],
+    );
+    assert_eq!(joined["complete"], true);
+    assert_eq!(joined["id"], built["id"]);
+    assert!((spendable(&env.coins("bob")) - 10.0).abs() < 1e-9);
+    let submitted = env.ok("bob", &["submit", merged]);
+    assert_eq!(submitted["status"], "confirmed");
+    assert!((spendable(&env.coins("bob")) - 13.0).abs() < 1e-9);
+
+    // Coin destruction: bob burns 4 of his 13; he pays the fee too.
     let destroyed = env.ok("bob", &["mint", "destroy", "4"]);
     assert_eq!(destroyed["status"], "confirmed");
     assert_eq!(destroyed["destroyed"], "4");
     let fee: f64 = destroyed["fee"].as_str().unwrap().parse().unwrap();
-    assert!((spendable(&env.coins("bob")) - (6.0 - fee)).abs() < 1e-9);
-    let (code, message) = env.fail("bob", &["mint", "destroy", "7"], Some("pw"));
+    assert!((spendable(&env.coins("bob")) - (9.0 - fee)).abs() < 1e-9);
+    let (code, message) = env.fail("bob", &["mint", "destroy", "10"], Some("pw"));
     assert_eq!(code, "INSUFFICIENT_FUNDS", "{message}");
     let (code, _) = env.fail("bob", &["mint", "destroy", "0"], Some("pw"));
     assert_eq!(code, "BAD_AMOUNT");
-    assert!((spendable(&env.coins("bob")) - (6.0 - fee)).abs() < 1e-9);
+    assert!((spendable(&env.coins("bob")) - (9.0 - fee)).abs() < 1e-9);
 
     // Authorized addresses: the devnet does not enforce them.
     let status = auth_status(&env, &bob);
