@@ -342,9 +342,26 @@ fn wallet_end_to_end_on_a_devnet() {
         true
     );
     let short = env.ok("alice", &["swap", "initiate", "2", &bob, "--seconds", "1"]);
+    let lock = short["timelock"].as_u64().unwrap();
     let short = short["output"].as_str().unwrap().to_owned();
-    let until = devnet.height().unwrap().unwrap() + 3;
-    devnet.wait_height(until, Duration::from_secs(30)).unwrap();
+    // A refund needs a tip later than the lock (block times may trail the clock).
+    let started = std::time::Instant::now();
+    loop {
+        let tip = devnet
+            .query("{ chain { tip { timestamp } } }", serde_json::json!({}))
+            .unwrap()["chain"]["tip"]["timestamp"]
+            .as_u64()
+            .unwrap();
+        if tip > lock {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "tip stays at {tip}"
+        );
+        let next = devnet.height().unwrap().unwrap() + 1;
+        devnet.wait_height(next, Duration::from_secs(30)).unwrap();
+    }
     let refunded = env.ok("alice", &["swap", "refund", &short]);
     assert_eq!(refunded["status"], "confirmed");
     let (code, _) = env.fail("bob", &["swap", "extract-secret", &short], None);
