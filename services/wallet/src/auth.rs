@@ -6,11 +6,11 @@
 
 use ledger::payload::AuthorizedAddressOperation;
 use ledger::{Address, Payload};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::authority::Authority;
 use crate::cli::AuthCommand;
-use crate::client::NetworkInfo;
+use crate::client::{Client, NetworkInfo};
 use crate::commands::{Context, Report};
 use crate::error::WalletError;
 
@@ -21,6 +21,21 @@ fn parse_all(list: &[String], network: &NetworkInfo) -> Result<Vec<Address>, Wal
                 .map_err(|error| WalletError::Address(format!("{text}: {error}")))
         })
         .collect()
+}
+
+/// The API's authorization status of `address` at the tip.
+async fn authorization(
+    client: &Client,
+    network: &NetworkInfo,
+    address: &Address,
+) -> Result<Value, WalletError> {
+    let data = client
+        .query(
+            "query($a: String!) { authorization(address: $a) { address ruleEnabled authorized sinceHeight transactionId } }",
+            json!({ "a": address.display(&network.prefix).to_string() }),
+        )
+        .await?;
+    Ok(data["authorization"].clone())
 }
 
 impl Context {
@@ -49,6 +64,26 @@ impl Context {
                         "{} is listed twice: each address once, to authorize or to deauthorize",
                         pair[0].display(&network.prefix)
                     )));
+                }
+                // The chain refuses authorizing an authorized address and
+                // deauthorizing one that is not: say so before submitting.
+                for (address, authorizing) in to_authorize
+                    .iter()
+                    .map(|address| (address, true))
+                    .chain(to_deauthorize.iter().map(|address| (address, false)))
+                {
+                    let status = authorization(&client, &network, address).await?;
+                    if status["authorized"].as_bool() == Some(authorizing) {
+                        return Err(WalletError::Usage(format!(
+                            "{} is {}: nothing was submitted",
+                            address.display(&network.prefix),
+                            if authorizing {
+                                "already authorized"
+                            } else {
+                                "not authorized (nothing to deauthorize)"
+                            }
+                        )));
+                    }
                 }
                 let mut report = self
                     .authorized_transaction(
@@ -95,13 +130,7 @@ impl Context {
                 let parsed = Address::parse(address.trim(), &network.prefix)
                     .map_err(|error| WalletError::Address(error.to_string()))?;
                 let text = parsed.display(&network.prefix).to_string();
-                let data = client
-                    .query(
-                        "query($a: String!) { authorization(address: $a) { address ruleEnabled authorized sinceHeight transactionId } }",
-                        json!({ "a": text }),
-                    )
-                    .await?;
-                let status = data["authorization"].clone();
+                let status = authorization(&client, &network, &parsed).await?;
                 let human = format!(
                     "{text}: {}{} (the network {} authorized addresses)",
                     if status["authorized"].as_bool() == Some(true) {

@@ -339,6 +339,12 @@ impl Context {
         let network = self.network(&client).await?;
         let new_condition = parse_new(spec, &network)?;
         let described = describe(&new_condition, &network);
+        if in_force(&client, &network, authority).await.ok().as_ref() == Some(&new_condition) {
+            return Err(WalletError::Usage(format!(
+                "the {} condition is already {described}: nothing was submitted",
+                authority.name()
+            )));
+        }
         let mut report = self
             .authorized_transaction(
                 &client,

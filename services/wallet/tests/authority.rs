@@ -205,6 +205,26 @@ fn minting_and_authorized_addresses_on_a_devnet() {
     assert_eq!(status["sinceHeight"], updated["height"]);
     assert_eq!(status["transactionId"], updated["id"]);
     assert_eq!(auth_status(&env, &alice)["authorized"], true);
+    // What the chain would refuse is refused before submitting.
+    let (code, message) = env.fail(
+        "authority",
+        &["auth", "update", "--authorize", &alice],
+        Some("pw"),
+    );
+    assert_eq!(code, "USAGE");
+    assert!(message.contains("already authorized"), "{message}");
+    let (code, message) = env.fail(
+        "authority",
+        &[
+            "auth",
+            "update",
+            "--deauthorize",
+            &common::genesis_address(),
+        ],
+        Some("pw"),
+    );
+    assert_eq!(code, "USAGE");
+    assert!(message.contains("not authorized"), "{message}");
     let updated = env.ok("authority", &["auth", "update", "--deauthorize", &bob]);
     assert_eq!(updated["status"], "confirmed");
     let status = auth_status(&env, &bob);
@@ -224,6 +244,13 @@ fn minting_and_authorized_addresses_on_a_devnet() {
         Some("pw"),
     );
     assert_eq!(code, "NOT_AUTHORITY");
+    let (code, message) = env.fail("bob", &["auth", "change-authority", &bob], Some("pw"));
+    assert_eq!(code, "USAGE");
+    assert!(message.contains("already"), "{message}");
+    assert_eq!(
+        env.ok("bob", &["auth", "show"])["transactionId"],
+        changed["id"]
+    );
     let updated = env.ok("bob", &["auth", "update", "--authorize", &bob]);
     assert_eq!(updated["status"], "confirmed");
     assert_eq!(auth_status(&env, &bob)["authorized"], true);
