@@ -755,7 +755,7 @@ mod tests {
                 "timestamp = 1000",
                 "genesis.timestamp",
             ),
-            ("value = 1000", "value = 0", "genesis.blockstakes[0].value"),
+            ("value = 500", "value = 0", "genesis.blockstakes[0].value"),
             (
                 "public_key = \"8a88e3dd",
                 "public_key = \"zz88e3dd",

@@ -66,10 +66,11 @@ pub struct DevnetOptions {
     pub blockstake_aging: u64,
     /// Blocks before payouts may be spent.
     pub maturity_delay: u64,
-    /// Equal blockstake outputs the genesis key's blockstakes (1000) are
-    /// split into (a divisor of their number). With two or more, the genesis
-    /// wallet can send blockstakes while it stakes: the block creator
-    /// stakes with an output the pooled transaction does not spend.
+    /// Equal outputs each of the devnet's genesis blockstake outputs (two
+    /// of 500) is split into (a divisor of 500; 1 keeps them as shipped).
+    /// The genesis wallet can send blockstakes while it stakes because it
+    /// holds more than one output: the block creator stakes with an output
+    /// the pooled transaction does not spend.
     pub genesis_stake_outputs: u64,
 }
 

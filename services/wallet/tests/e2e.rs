@@ -13,10 +13,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{file_bytes, genesis_address, spendable, start, start_with};
+use common::{file_bytes, genesis_address, spendable, start};
 use ledger::{Address, SecretKey};
 use serde_json::Value;
-use testkit::{BackgroundDevnet, DevnetOptions};
+use testkit::BackgroundDevnet;
 
 #[test]
 fn wallet_end_to_end_on_a_devnet() {
@@ -464,17 +464,15 @@ fn wallet_end_to_end_on_a_devnet() {
     devnet.shutdown().unwrap();
 }
 
-/// Blockstakes from the staking wallet. The genesis wallet is also the
-/// node's staker; its blockstakes are in two outputs, so the send spends
-/// one and the node's block creator stakes with the other (a block
-/// respending the output the send spends could not carry the send). The
-/// devnet keeps creating blocks afterwards.
+/// Blockstakes from the staking wallet, on the shipped devnet. The genesis
+/// wallet is also the node's staker; its blockstakes are two outputs
+/// (networks/devnet.toml), so the send spends one and the node's block
+/// creator stakes with the other (a block respending the output the send
+/// spends could not carry the send). The devnet keeps creating blocks
+/// afterwards.
 #[test]
 fn blockstakes_from_the_staking_wallet() {
-    let (devnet, env, genesis_file) = start_with(DevnetOptions {
-        genesis_stake_outputs: 2,
-        ..DevnetOptions::default()
-    });
+    let (devnet, env, genesis_file) = start();
     env.ok(
         "genesis",
         &["recover", "--from-file", genesis_file.to_str().unwrap()],
