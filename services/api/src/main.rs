@@ -37,19 +37,8 @@ struct Cli {
     /// max_statistics_points, submit_timeout_ms).
     #[arg(long, env = "API_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// PostgreSQL URL (default: from `.state/env`, written by scripts/services).
-    #[arg(long, env = "DATABASE_URL", global = true)]
-    database_url: Option<String>,
-    /// NATS URL (default: from `.state/env`); `none` serves queries only.
-    #[arg(long, env = "NATS_URL", global = true)]
-    nats_url: Option<String>,
-    /// Network to serve: a shipped one (devnet, testnet, mainnet) [default: devnet].
-    #[arg(long, env = "BSC_NETWORK", global = true)]
-    network: Option<String>,
-    /// A network configuration file (TOML) for a custom network; its name
-    /// is still given by --network.
-    #[arg(long, env = "API_NETWORK_CONFIG", global = true)]
-    network_config: Option<PathBuf>,
+    #[command(flatten)]
+    shared: service::SharedArgs,
     /// Log one JSON object per line.
     #[arg(long, env = "API_LOG_JSON", global = true)]
     log_json: bool,
@@ -151,7 +140,7 @@ async fn main() -> std::process::ExitCode {
 async fn serve(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
     let local = devenv::Settings::load().ok();
     let local = local.map(|local| (local.database_url, local.nats_url).into());
-    let shared = service::shared_layer!(cli).over(service::shared_layer!(file));
+    let shared = cli.shared.layer().over(service::shared_layer!(file));
     let shared = shared.resolve(local)?;
     let database_url = shared.database_url;
     let nats_url = shared.nats_url.filter(|url| url != "none");

@@ -41,18 +41,8 @@ struct Cli {
     /// models, listen, batch_size, log_json.
     #[arg(long, env = "PROJECTOR_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// PostgreSQL URL (default: from `.state/env`, written by scripts/services).
-    #[arg(long, env = "DATABASE_URL", global = true)]
-    database_url: Option<String>,
-    /// NATS URL (default: from `.state/env`).
-    #[arg(long, env = "NATS_URL", global = true)]
-    nats_url: Option<String>,
-    /// Network whose ledger stream to fold [default: devnet].
-    #[arg(long, env = "BSC_NETWORK", global = true)]
-    network: Option<String>,
-    /// Network configuration file, for a network that is not shipped.
-    #[arg(long, env = "BSC_NETWORK_CONFIG", global = true)]
-    network_config: Option<PathBuf>,
+    #[command(flatten)]
+    shared: service::SharedArgs,
     /// Finality depth of the network [default: the network's].
     #[arg(long, env = "PROJECTOR_FINALITY_DEPTH", global = true)]
     finality_depth: Option<u64>,
@@ -130,7 +120,7 @@ struct Settings {
 fn settings(cli: &Cli, file: &FileConfig) -> anyhow::Result<Settings> {
     let local = devenv::Settings::load().ok();
     let local = local.map(|local| (local.database_url, local.nats_url).into());
-    let shared = service::shared_layer!(cli).over(service::shared_layer!(file));
+    let shared = cli.shared.layer().over(service::shared_layer!(file));
     let shared = shared.resolve(local)?;
     let nats_url = shared
         .nats_url

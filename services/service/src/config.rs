@@ -7,9 +7,10 @@
 //!    `scripts/services up`), which the binary looks up and passes in;
 //! 4. a default (network `devnet`, its shipped configuration).
 //!
-//! Each binary keeps its own flags (their environment names differ) and
-//! file struct, takes a [`SharedConfig`] from each ([`shared_layer!`]),
-//! stacks them with [`SharedConfig::over`] and calls
+//! Each binary flattens [`SharedArgs`] into its command line (the same
+//! flags and environment variables everywhere), keeps its own file struct,
+//! takes a [`SharedConfig`] from each ([`SharedArgs::layer`],
+//! [`shared_layer!`]), stacks them with [`SharedConfig::over`] and calls
 //! [`SharedConfig::resolve`].
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,33 @@ pub struct SharedConfig {
     pub network: Option<String>,
     /// A network configuration file (TOML) for a network that is not shipped.
     pub network_config: Option<PathBuf>,
+}
+
+/// The shared flags, flattened into each binary's command line
+/// (`#[command(flatten)]`).
+#[derive(Debug, Default, Clone, PartialEq, Eq, clap::Args)]
+pub struct SharedArgs {
+    /// PostgreSQL URL (default: from `.state/env`, written by scripts/services).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// NATS URL (default: from `.state/env`); `none` runs without NATS
+    /// where the service allows it.
+    #[arg(long, env = "NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+    /// Network name [default: devnet].
+    #[arg(long, env = "BSC_NETWORK", global = true)]
+    pub network: Option<String>,
+    /// A network configuration file (TOML) for a network that is not
+    /// shipped; its name is still given by --network.
+    #[arg(long, env = "BSC_NETWORK_CONFIG", global = true)]
+    pub network_config: Option<PathBuf>,
+}
+
+impl SharedArgs {
+    /// The layer these flags give.
+    pub fn layer(&self) -> SharedConfig {
+        crate::shared_layer!(self)
+    }
 }
 
 /// The [`SharedConfig`] layer of any struct with the four fields

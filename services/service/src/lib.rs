@@ -14,7 +14,8 @@
 pub mod config;
 
 pub use config::{
-    LocalServices, SharedConfig, SharedConfigError, SharedSettings, load_optional_config_file,
+    LocalServices, SharedArgs, SharedConfig, SharedConfigError, SharedSettings,
+    load_optional_config_file,
 };
 
 use std::fmt::Write as _;
