@@ -25,6 +25,8 @@
 //!   selected by fee rate for the block creator.
 //! * [`stream`]: the JetStream contract between a node and the read
 //!   models: subjects, message IDs, [`stream::BlockMessage`].
+//! * [`domains`]: the domains' consensus modules and pure algorithms
+//!   (compute scheduling).
 //! * [`clock`]: injected time ([`clock::SystemClock`], [`clock::ManualClock`]).
 //!
 //! The rules are specified in `docs/protocol.md` ("Consensus").
@@ -33,6 +35,7 @@ pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod creator;
+pub mod domains;
 pub mod events;
 pub mod mempool;
 pub mod pobs;

@@ -26,6 +26,7 @@ pub enum HashTag {
     GenesisStakeModifier,
     StakeLottery,
     StateCommitment,
+    ComputeSchedulerRank,
 }
 
 impl HashTag {
@@ -46,10 +47,11 @@ impl HashTag {
             HashTag::GenesisStakeModifier => b"blockstake/genesis-stake-modifier/v1",
             HashTag::StakeLottery => b"blockstake/stake-lottery/v1",
             HashTag::StateCommitment => b"blockstake/state-commitment/v1",
+            HashTag::ComputeSchedulerRank => b"blockstake/compute/scheduler-rank/v1",
         }
     }
 
-    pub const ALL: [HashTag; 14] = [
+    pub const ALL: [HashTag; 15] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -64,6 +66,7 @@ impl HashTag {
         HashTag::GenesisStakeModifier,
         HashTag::StakeLottery,
         HashTag::StateCommitment,
+        HashTag::ComputeSchedulerRank,
     ];
 }
 

@@ -1,0 +1,4 @@
+//! Domain modules: consensus state and pure algorithms of the platform's
+//! domains (identity, storage, compute, chat), one folder each.
+
+pub mod compute;
