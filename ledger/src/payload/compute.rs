@@ -320,6 +320,314 @@ impl fmt::Display for Location {
     }
 }
 
+/// Most workloads in one deployment.
+pub const MAX_WORKLOADS: usize = 64;
+/// Most networks in one deployment.
+pub const MAX_NETWORKS: usize = 16;
+/// Most volumes attached to one workload.
+pub const MAX_VOLUMES: usize = 16;
+/// Most allowed farms in a deployment's constraints.
+pub const MAX_FARMS: usize = 16;
+/// Longest image reference in bytes.
+pub const MAX_IMAGE_LEN: usize = 128;
+
+/// What a deployment's workloads may run on and how it heals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub struct PlacementConstraints {
+    /// Allowed farms (sorted, no duplicates); empty means any.
+    pub farms: Vec<Name>,
+    pub country: Option<String>,
+    pub city: Option<Name>,
+}
+
+/// What self-healing does when a workload's node goes silent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub enum ReschedulePolicy {
+    /// Move the workload to another node chosen by the scheduler.
+    #[default]
+    Move,
+    /// Keep it assigned to its node and wait for the node to return.
+    Stay,
+}
+
+impl fmt::Display for ReschedulePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReschedulePolicy::Move => "move",
+            ReschedulePolicy::Stay => "stay",
+        })
+    }
+}
+
+/// A private network of a deployment: an IPv4 prefix.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
+pub struct NetworkSpec {
+    pub name: Name,
+    pub address: [u8; 4],
+    pub prefix: u8,
+}
+
+impl NetworkSpec {
+    /// Parses `a.b.c.d/p`; the address must be the network address.
+    pub fn parse(name: Name, cidr: &str) -> Result<NetworkSpec, SpecError> {
+        let bad = || SpecError::BadCidr {
+            network: name.clone(),
+            cidr: cidr.to_owned(),
+        };
+        let (address, prefix) = cidr.split_once('/').ok_or_else(bad)?;
+        let address: std::net::Ipv4Addr = address.parse().map_err(|_| bad())?;
+        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+        let network = NetworkSpec {
+            name: name.clone(),
+            address: address.octets(),
+            prefix,
+        };
+        network.check()?;
+        Ok(network)
+    }
+
+    fn check(&self) -> Result<(), SpecError> {
+        let bits = u32::from_be_bytes(self.address);
+        let host_mask = u32::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0);
+        if self.prefix > 32 || bits & host_mask != 0 {
+            return Err(SpecError::BadCidr {
+                network: self.name.clone(),
+                cidr: self.cidr(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn cidr(&self) -> String {
+        format!("{}/{}", std::net::Ipv4Addr::from(self.address), self.prefix)
+    }
+}
+
+/// A disk attached to a workload (counted in the workload's disk demand).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
+pub struct VolumeSpec {
+    pub name: Name,
+    pub size_gib: u64,
+}
+
+/// One VM of a deployment, as the chain records it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub struct WorkloadSpec {
+    pub name: Name,
+    /// Cores, memory and root disk; volumes add to the disk demand.
+    pub resources: Resources,
+    /// What to boot: an image name the node agent knows (`[a-z0-9._:/-]`).
+    pub image: String,
+    pub network: Option<Name>,
+    /// Attached volumes, sorted by name.
+    pub volumes: Vec<VolumeSpec>,
+    pub anti_affinity: Option<Name>,
+    /// The node the owner chose, if any (otherwise the scheduler picks).
+    pub node: Option<NodeId>,
+}
+
+impl WorkloadSpec {
+    /// What the scheduler and capacity accounting reserve: the root disk
+    /// plus every volume.
+    pub fn demand(&self) -> Option<Resources> {
+        let volumes = self
+            .volumes
+            .iter()
+            .try_fold(0u64, |sum, volume| sum.checked_add(volume.size_gib))?;
+        Some(Resources {
+            disk_gib: self.resources.disk_gib.checked_add(volumes)?,
+            ..self.resources
+        })
+    }
+}
+
+/// A deployment: a named set of workloads with their networks, placement
+/// constraints and healing policy.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub struct DeploymentSpec {
+    pub name: Name,
+    pub constraints: PlacementConstraints,
+    pub reschedule: ReschedulePolicy,
+    /// Sorted by name.
+    pub networks: Vec<NetworkSpec>,
+    /// Sorted by name.
+    pub workloads: Vec<WorkloadSpec>,
+}
+
+/// Why a deployment spec breaks a stateless rule. `at` is a path such as
+/// `workloads[web-1].network`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SpecError {
+    #[error("{at}: {source}")]
+    Name { at: String, source: NameError },
+    #[error("network {network}: {cidr:?} is not an IPv4 network address with a prefix of 0..=32")]
+    BadCidr { network: Name, cidr: String },
+    #[error("{at}: {what} {name} is listed twice")]
+    Duplicate {
+        at: String,
+        what: &'static str,
+        name: String,
+    },
+    #[error("{at}: entries are not sorted by name")]
+    Unsorted { at: String },
+    #[error("{at}: {count} entries; at most {max} are allowed")]
+    TooMany {
+        at: String,
+        count: usize,
+        max: usize,
+    },
+    #[error("a deployment needs at least one workload")]
+    NoWorkloads,
+    #[error("workloads[{workload}]: {field} must be at least 1")]
+    Zero { workload: Name, field: &'static str },
+    #[error("workloads[{workload}]: disk demand (root disk plus volumes) overflows")]
+    DemandOverflow { workload: Name },
+    #[error(
+        "workloads[{workload}].image: {image:?} must be 1..={MAX_IMAGE_LEN} bytes of [a-z0-9._:/-]"
+    )]
+    BadImage { workload: Name, image: String },
+    #[error("workloads[{workload}].network: no network named {network} in this deployment")]
+    UnknownNetwork { workload: Name, network: Name },
+}
+
+fn check_sorted_unique<T, K: Ord + fmt::Display>(
+    items: &[T],
+    key: impl Fn(&T) -> &K,
+    at: &str,
+    what: &'static str,
+) -> Result<(), SpecError> {
+    for pair in items.windows(2) {
+        match key(&pair[0]).cmp(key(&pair[1])) {
+            std::cmp::Ordering::Less => {}
+            std::cmp::Ordering::Equal => {
+                return Err(SpecError::Duplicate {
+                    at: at.to_owned(),
+                    what,
+                    name: key(&pair[0]).to_string(),
+                });
+            }
+            std::cmp::Ordering::Greater => {
+                return Err(SpecError::Unsorted { at: at.to_owned() });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_count(count: usize, max: usize, at: &str) -> Result<(), SpecError> {
+    if count > max {
+        return Err(SpecError::TooMany {
+            at: at.to_owned(),
+            count,
+            max,
+        });
+    }
+    Ok(())
+}
+
+impl DeploymentSpec {
+    /// Every stateless rule; decoded specs are checked the same way.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let name_at = |at: String| move |source| SpecError::Name { at, source };
+        Name::check(self.name.as_str()).map_err(name_at("name".into()))?;
+        let constraints = &self.constraints;
+        check_count(constraints.farms.len(), MAX_FARMS, "constraints.farms")?;
+        for farm in &constraints.farms {
+            Name::check(farm.as_str()).map_err(name_at("constraints.farms".into()))?;
+        }
+        check_sorted_unique(&constraints.farms, |f| f, "constraints.farms", "farm")?;
+        if let Some(country) = &constraints.country {
+            Location::check_country(country).map_err(name_at("constraints.country".into()))?;
+        }
+        if let Some(city) = &constraints.city {
+            Name::check(city.as_str()).map_err(name_at("constraints.city".into()))?;
+        }
+        check_count(self.networks.len(), MAX_NETWORKS, "networks")?;
+        for network in &self.networks {
+            Name::check(network.name.as_str()).map_err(name_at("networks".into()))?;
+            network.check()?;
+        }
+        check_sorted_unique(&self.networks, |n| &n.name, "networks", "network")?;
+        if self.workloads.is_empty() {
+            return Err(SpecError::NoWorkloads);
+        }
+        check_count(self.workloads.len(), MAX_WORKLOADS, "workloads")?;
+        check_sorted_unique(&self.workloads, |w| &w.name, "workloads", "workload")?;
+        for workload in &self.workloads {
+            self.validate_workload(workload)?;
+        }
+        Ok(())
+    }
+
+    fn validate_workload(&self, workload: &WorkloadSpec) -> Result<(), SpecError> {
+        let name = &workload.name;
+        let at = |field: &str| format!("workloads[{name}]{field}");
+        Name::check(name.as_str()).map_err(|source| SpecError::Name { at: at(""), source })?;
+        let zero = |field| SpecError::Zero {
+            workload: name.clone(),
+            field,
+        };
+        if workload.resources.cores == 0 {
+            return Err(zero("cores"));
+        }
+        if workload.resources.memory_mib == 0 {
+            return Err(zero("memory_mib"));
+        }
+        if workload.resources.disk_gib == 0 {
+            return Err(zero("disk_gib"));
+        }
+        let image_ok = !workload.image.is_empty()
+            && workload.image.len() <= MAX_IMAGE_LEN
+            && workload.image.bytes().all(|byte| {
+                byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"._:/-".contains(&byte)
+            });
+        if !image_ok {
+            return Err(SpecError::BadImage {
+                workload: name.clone(),
+                image: workload.image.clone(),
+            });
+        }
+        if let Some(network) = &workload.network
+            && !self.networks.iter().any(|n| &n.name == network)
+        {
+            return Err(SpecError::UnknownNetwork {
+                workload: name.clone(),
+                network: network.clone(),
+            });
+        }
+        if let Some(group) = &workload.anti_affinity {
+            Name::check(group.as_str()).map_err(|source| SpecError::Name {
+                at: at(".anti_affinity"),
+                source,
+            })?;
+        }
+        check_count(workload.volumes.len(), MAX_VOLUMES, &at(".volumes"))?;
+        for volume in &workload.volumes {
+            Name::check(volume.name.as_str()).map_err(|source| SpecError::Name {
+                at: at(".volumes"),
+                source,
+            })?;
+            if volume.size_gib == 0 {
+                return Err(zero("volume size_gib"));
+            }
+        }
+        check_sorted_unique(&workload.volumes, |v| &v.name, &at(".volumes"), "volume")?;
+        if workload.demand().is_none() {
+            return Err(SpecError::DemandOverflow {
+                workload: name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn workload(&self, name: &Name) -> Option<&WorkloadSpec> {
+        self.workloads
+            .binary_search_by(|w| w.name.cmp(name))
+            .ok()
+            .and_then(|index| self.workloads.get(index))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,5 +684,55 @@ mod tests {
             Err(NameError::BadCountry { .. })
         ));
         assert!(Location::new("be", "Ghent").is_err());
+    }
+    #[test]
+    fn specs_check_order_references_and_cidrs() {
+        let workload = |name: &str| WorkloadSpec {
+            name: Name::new(name).unwrap(),
+            resources: Resources::new(1, 512, 5),
+            image: "alpine".into(),
+            network: None,
+            volumes: Vec::new(),
+            anti_affinity: None,
+            node: None,
+        };
+        let mut spec = DeploymentSpec {
+            name: Name::new("shop").unwrap(),
+            constraints: PlacementConstraints::default(),
+            reschedule: ReschedulePolicy::Move,
+            networks: Vec::new(),
+            workloads: vec![workload("a"), workload("b")],
+        };
+        assert_eq!(spec.validate(), Ok(()));
+        assert_eq!(
+            spec.workload(&Name::new("b").unwrap()),
+            Some(&spec.workloads[1])
+        );
+        spec.workloads.reverse();
+        assert!(matches!(spec.validate(), Err(SpecError::Unsorted { .. })));
+        spec.workloads = vec![workload("a"), workload("a")];
+        assert!(matches!(spec.validate(), Err(SpecError::Duplicate { .. })));
+        spec.workloads = vec![workload("a")];
+        spec.workloads[0].network = Some(Name::new("lan").unwrap());
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::UnknownNetwork { .. })
+        ));
+        let lan = Name::new("lan").unwrap();
+        spec.networks = vec![NetworkSpec::parse(lan.clone(), "192.168.0.0/16").unwrap()];
+        assert_eq!(spec.validate(), Ok(()));
+        for bad in ["192.168.0.1/16", "10.0.0.0/33", "10.0.0.0", "x/8"] {
+            assert!(NetworkSpec::parse(lan.clone(), bad).is_err(), "{bad}");
+        }
+        assert!(NetworkSpec::parse(lan.clone(), "0.0.0.0/0").is_ok());
+        assert!(NetworkSpec::parse(lan, "10.0.0.7/32").is_ok());
+        spec.workloads[0].volumes = vec![VolumeSpec {
+            name: Name::new("data").unwrap(),
+            size_gib: u64::MAX,
+        }];
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::DemandOverflow { .. })
+        ));
     }
 }

@@ -4,5 +4,8 @@
 //!
 //! * [`scheduler`]: which node runs which workload (deterministic, never
 //!   overcommits, typed refusals).
+//! * [`blueprint`]: YAML blueprints into validated deployment specs, and
+//!   the idempotent plan (create / update / delete per workload).
 
+pub mod blueprint;
 pub mod scheduler;
