@@ -93,10 +93,7 @@ fn main() {
         "b",
         &dir.path().join("b"),
         &network,
-        NodeOptions {
-            seeds: vec![a.p2p],
-            ..NodeOptions::default()
-        },
+        NodeOptions::follower(vec![a.p2p]),
     );
     let mut peak = 0;
     let deadline = Instant::now() + Duration::from_secs(1_800);

@@ -95,11 +95,8 @@ fn a_killed_cluster_server_loses_nothing_and_duplicates_nothing() {
         &dir.path().join("a"),
         &network,
         NodeOptions {
-            key_seed: Some(STAKER),
-            nats_url: Some(urls.join(",")),
-            publish: true,
             stream_replicas: Some(3),
-            ..NodeOptions::default()
+            ..NodeOptions::publishing_staker(STAKER, &urls.join(","))
         },
     );
     // JetStream needs its meta leader before the stream can be created.
@@ -112,14 +109,6 @@ fn a_killed_cluster_server_loses_nothing_and_duplicates_nothing() {
         n.metric("node_outbox_acknowledged").unwrap_or(0.0) >= (height + 4) as f64
             && n.metric("node_publish_lag_messages") == Some(0.0)
     });
-    assert!(node.terminate().success());
-    let (tip, stored) = stored_tip(&node.dir.join("data"), &network.config);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let messages = rt.block_on(read_stream(&urls[1], &network.name));
-    let view = check_stream(&messages);
-    assert_eq!(view.len() as u64, stored + 1);
-    assert_eq!(view.last(), Some(&tip));
+    let (messages, stored) = stop_and_read_stream(&mut node, &network, &urls[1]);
+    assert_eq!(check_stream(&messages).len() as u64, stored + 1);
 }

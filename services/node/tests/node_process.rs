@@ -30,10 +30,7 @@ fn sigterm_exits_zero_and_reopens_at_the_same_tip() {
         "a",
         &dir.path().join("a"),
         &network,
-        NodeOptions {
-            key_seed: Some(STAKER),
-            ..NodeOptions::default()
-        },
+        NodeOptions::staker(STAKER),
     );
     node.wait_height(3, Duration::from_secs(30));
     let status = node.terminate();
@@ -65,12 +62,7 @@ fn three_nodes_include_a_submitted_transaction_and_reach_the_same_tip() {
         "a",
         &dir.path().join("a"),
         &network,
-        NodeOptions {
-            key_seed: Some(STAKER),
-            nats_url: Some(url.clone()),
-            publish: true,
-            ..NodeOptions::default()
-        },
+        NodeOptions::publishing_staker(STAKER, &url),
     );
     let others: Vec<NodeProcess> = ["b", "c"]
         .iter()
@@ -200,12 +192,7 @@ fn nats_outage_leaves_every_block_in_the_stream_once_in_order() {
         "a",
         &dir.path().join("a"),
         &network,
-        NodeOptions {
-            key_seed: Some(STAKER),
-            nats_url: Some(url.clone()),
-            publish: true,
-            ..NodeOptions::default()
-        },
+        NodeOptions::publishing_staker(STAKER, &url),
     );
     node.wait_until("publishing", Duration::from_secs(30), |n| {
         n.height() >= 3 && n.metric("node_outbox_acknowledged").unwrap_or(0.0) >= 3.0
@@ -264,10 +251,7 @@ fn a_late_node_syncs_2000_blocks_survives_sigkill_and_follows() {
         "a",
         &dir.path().join("a"),
         &network,
-        NodeOptions {
-            key_seed: Some(STAKER),
-            ..NodeOptions::default()
-        },
+        NodeOptions::staker(STAKER),
     );
     a.wait_height(2_000, Duration::from_secs(60));
     let started = Instant::now();
@@ -275,10 +259,7 @@ fn a_late_node_syncs_2000_blocks_survives_sigkill_and_follows() {
         "b",
         &dir.path().join("b"),
         &network,
-        NodeOptions {
-            seeds: vec![a.p2p],
-            ..NodeOptions::default()
-        },
+        NodeOptions::follower(vec![a.p2p]),
     );
     b.wait_height(200, Duration::from_secs(60));
     let seen = b.height();
@@ -335,24 +316,8 @@ fn a_partition_heals_onto_the_heavier_chain_and_the_stream_reverts() {
         },
     );
     a.wait_height(b_height + 2, Duration::from_secs(60));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while a.tip() != b.tip() || a.tip().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "a {:?} and b {:?} disagree",
-            a.tip(),
-            b.tip()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    a.wait_until("published", Duration::from_secs(30), |n| {
-        n.metric("node_publish_lag_messages") == Some(0.0)
-    });
-    assert!(a.terminate().success());
-    let (tip, _) = stored_tip(&a.dir.join("data"), &network.config);
-    let messages = runtime().block_on(read_stream(&url, &network.name));
-    let view = check_stream(&messages);
-    assert_eq!(view.last(), Some(&tip));
+    wait_same_tip(&a, &b, Duration::from_secs(30), |_| true);
+    let (messages, _) = stop_and_read_stream(&mut a, &network, &url);
     let reverted: Vec<_> = messages
         .iter()
         .filter(|m| m.kind == BlockMessageKind::Reverted)
@@ -374,21 +339,13 @@ fn two_groups_produce_apart_then_converge_on_the_heavier_chain() {
         "b",
         &dir.path().join("b"),
         &network,
-        NodeOptions {
-            key_seed: Some(STAKER_TWO),
-            ..NodeOptions::default()
-        },
+        NodeOptions::staker(STAKER_TWO),
     );
     let mut a = NodeProcess::start(
         "a",
         &dir.path().join("a"),
         &network,
-        NodeOptions {
-            key_seed: Some(STAKER),
-            nats_url: Some(url.clone()),
-            publish: true,
-            ..NodeOptions::default()
-        },
+        NodeOptions::publishing_staker(STAKER, &url),
     );
     a.wait_height(2, Duration::from_secs(60));
     b.wait_until("well ahead of a", Duration::from_secs(60), |b| {
@@ -399,26 +356,8 @@ fn two_groups_produce_apart_then_converge_on_the_heavier_chain() {
     let (own_tip, _) = stored_tip(&a.dir.join("data"), &network.config);
     a.set_seeds(vec![b.p2p]);
     a.restart();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (ta, tb) = (a.tip(), b.tip());
-        if ta.is_some() && ta == tb && ta.as_ref().is_some_and(|(id, _)| *id != own_tip) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a {ta:?} and b {tb:?} do not converge"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    a.wait_until("published", Duration::from_secs(30), |n| {
-        n.metric("node_publish_lag_messages") == Some(0.0)
-    });
-    assert!(a.terminate().success());
-    let (tip, _) = stored_tip(&a.dir.join("data"), &network.config);
-    let messages = runtime().block_on(read_stream(&url, &network.name));
-    let view = check_stream(&messages);
-    assert_eq!(view.last(), Some(&tip));
+    wait_same_tip(&a, &b, Duration::from_secs(60), |(id, _)| *id != own_tip);
+    let (messages, _) = stop_and_read_stream(&mut a, &network, &url);
     assert!(
         messages
             .iter()

@@ -8,22 +8,21 @@
     reason = "test helpers outside #[test] functions: a failed unwrap is a failed test"
 )]
 
+mod raw_peer;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
 use ledger::{BlockHeight, ChainId, NetworkParams, Transaction};
 use node::p2p::chain_view::fixture_chain;
 use node::p2p::{
-    ChainView, Direction, DisconnectReason, FrameCodec, Handshake, Message, NodeId, P2pCommand,
-    P2pConfig, P2pEvent, P2pHandle, PeerManager, VecChain,
+    ChainView, Direction, DisconnectReason, Handshake, Message, NodeId, P2pCommand, P2pConfig,
+    P2pEvent, P2pHandle, PeerManager, VecChain,
 };
-use tokio::io::AsyncWriteExt;
+use raw_peer::RawPeer;
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -115,74 +114,23 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
-/// A peer driven by hand: speaks the framing, sends what the test wants.
-struct RawPeer {
-    reader: FramedRead<OwnedReadHalf, FrameCodec>,
-    writer: FramedWrite<OwnedWriteHalf, FrameCodec>,
+/// A handshake for `network` as `node_id`, on the fixture chain's genesis.
+fn handshake_for(network: &str, node_id: NodeId) -> Handshake {
+    RawPeer::handshake(
+        ChainId::for_network(network),
+        node_id,
+        fixture_chain(1, 0)[0].id(),
+    )
 }
 
-impl RawPeer {
-    async fn connect(address: SocketAddr) -> RawPeer {
-        let stream = TcpStream::connect(address).await.unwrap();
-        let (read, write) = stream.into_split();
-        RawPeer {
-            reader: FramedRead::new(read, FrameCodec::new(4 << 20)),
-            writer: FramedWrite::new(write, FrameCodec::new(4 << 20)),
-        }
-    }
-
-    fn handshake_for(network: &str, node_id: NodeId) -> Handshake {
-        Handshake {
-            protocol_version: node::p2p::message::PROTOCOL_VERSION,
-            chain_id: ChainId::for_network(network),
-            node_id,
-            listen_address: None,
-            best_height: BlockHeight(0),
-            tip: fixture_chain(1, 0)[0].id(),
-        }
-    }
-
-    /// Connects and completes a devnet handshake with a fresh node ID.
-    async fn connected(address: SocketAddr) -> RawPeer {
-        let mut peer = RawPeer::connect(address).await;
-        let theirs = peer
-            .exchange(RawPeer::handshake_for("devnet", NodeId::random()))
-            .await;
-        assert!(matches!(theirs, Some(Message::Handshake(_))), "{theirs:?}");
-        peer
-    }
-
-    async fn exchange(&mut self, handshake: Handshake) -> Option<Message> {
-        self.send(Message::Handshake(handshake)).await;
-        self.next().await
-    }
-
-    async fn send(&mut self, message: Message) {
-        self.writer.send(message).await.unwrap();
-    }
-
-    async fn send_bytes(&mut self, bytes: &[u8]) {
-        self.writer.get_mut().write_all(bytes).await.unwrap();
-        self.writer.get_mut().flush().await.unwrap();
-    }
-
-    async fn next(&mut self) -> Option<Message> {
-        match within("a frame from the peer", self.reader.next()).await {
-            Some(Ok(message)) => Some(message),
-            _ => None,
-        }
-    }
-
-    /// Reads until the peer disconnects; returns the reason it sent, if any.
-    async fn disconnect_reason(&mut self) -> Option<DisconnectReason> {
-        loop {
-            match self.next().await {
-                Some(Message::Disconnect { reason }) => return Some(reason),
-                Some(_) => continue,
-                None => return None,
-            }
-        }
-    }
+/// Connects and completes a devnet handshake with a fresh node ID.
+async fn connected(address: SocketAddr) -> RawPeer {
+    let mut peer = RawPeer::connect(address).await;
+    let theirs = peer
+        .exchange(handshake_for("devnet", NodeId::random()))
+        .await;
+    assert!(matches!(theirs, Some(Message::Handshake(_))), "{theirs:?}");
+    peer
 }
 
 fn localhost() -> std::net::IpAddr {
@@ -305,7 +253,7 @@ async fn peer_of_another_chain_is_refused_and_banned() {
     let a = TestNode::start(fast_config("devnet"), 1).await;
     let mut raw = RawPeer::connect(a.address()).await;
     let answer = raw
-        .exchange(RawPeer::handshake_for("testnet", NodeId::random()))
+        .exchange(handshake_for("testnet", NodeId::random()))
         .await;
     // A sends its own handshake first, then the refusal.
     assert!(matches!(answer, Some(Message::Handshake(_))));
@@ -351,7 +299,7 @@ async fn connection_to_self_is_refused_and_not_retried() {
 
     // A raw peer claiming our node ID is refused too.
     let mut raw = RawPeer::connect(a.address()).await;
-    raw.exchange(RawPeer::handshake_for("devnet", a.handle.node_id()))
+    raw.exchange(handshake_for("devnet", a.handle.node_id()))
         .await;
     assert_eq!(
         raw.disconnect_reason().await,
@@ -364,14 +312,10 @@ async fn duplicate_connection_with_the_same_node_id_is_refused() {
     let a = TestNode::start(fast_config("devnet"), 1).await;
     let node_id = NodeId::random();
     let mut first = RawPeer::connect(a.address()).await;
-    first
-        .exchange(RawPeer::handshake_for("devnet", node_id))
-        .await;
+    first.exchange(handshake_for("devnet", node_id)).await;
     wait_until("first is registered", || a.handle.peers().len() == 1).await;
     let mut second = RawPeer::connect(a.address()).await;
-    second
-        .exchange(RawPeer::handshake_for("devnet", node_id))
-        .await;
+    second.exchange(handshake_for("devnet", node_id)).await;
     assert_eq!(
         second.disconnect_reason().await,
         Some(DisconnectReason::DuplicateConnection)
@@ -389,7 +333,7 @@ async fn garbage_bytes_ban_the_sender_while_a_good_peer_stays() {
     let good = TestNode::start(good_config, 1).await;
     wait_until("good peer connected", || a.connected_to(&good)).await;
 
-    let mut raw = RawPeer::connected(a.address()).await;
+    let mut raw = connected(a.address()).await;
     raw.send_bytes(&[8, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 0xde, 0xad, 0xbe, 0xef])
         .await;
     assert_eq!(
@@ -430,7 +374,7 @@ async fn garbage_instead_of_a_handshake_bans_too() {
 #[tokio::test]
 async fn oversized_frame_length_disconnects_before_the_payload() {
     let a = TestNode::start(fast_config("devnet"), 1).await;
-    let mut raw = RawPeer::connected(a.address()).await;
+    let mut raw = connected(a.address()).await;
     let started = Instant::now();
     // Only the length prefix: 4 GiB - 1 claimed, nothing follows.
     raw.send_bytes(&u32::MAX.to_le_bytes()).await;
@@ -448,7 +392,7 @@ async fn oversized_frame_length_disconnects_before_the_payload() {
 #[tokio::test]
 async fn transaction_flood_beyond_the_rate_is_banned() {
     let a = TestNode::start(fast_config("devnet"), 1).await;
-    let mut raw = RawPeer::connected(a.address()).await;
+    let mut raw = connected(a.address()).await;
     // The burst of 20 is fine; four more bursts at once are a flood (25 points each).
     for _ in 0..5 {
         raw.send(Message::Transactions(vec![Transaction::new(); 20]))
@@ -477,7 +421,7 @@ async fn transaction_flood_beyond_the_rate_is_banned() {
 #[tokio::test]
 async fn unsolicited_answers_cost_points_but_one_does_not_ban() {
     let a = TestNode::start(fast_config("devnet"), 1).await;
-    let mut raw = RawPeer::connected(a.address()).await;
+    let mut raw = connected(a.address()).await;
     raw.send(Message::Blocks(vec![])).await;
     raw.send(Message::Ping { nonce: 5 }).await;
     loop {
@@ -503,7 +447,7 @@ async fn ban_expiry_lets_the_peer_reconnect() {
     let mut config = fast_config("devnet");
     config.ban_duration = Duration::from_millis(300);
     let a = TestNode::start(config, 1).await;
-    let mut raw = RawPeer::connected(a.address()).await;
+    let mut raw = connected(a.address()).await;
     raw.send_bytes(&[1, 0, 0, 0, 0xff]).await;
     assert_eq!(
         raw.disconnect_reason().await,
@@ -518,7 +462,7 @@ async fn ban_expiry_lets_the_peer_reconnect() {
     );
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert!(!a.handle.is_banned(localhost()));
-    let _back = RawPeer::connected(a.address()).await;
+    let _back = connected(a.address()).await;
     wait_until("reconnected peer registered", || {
         a.handle.peers().len() == 1
     })
@@ -573,7 +517,7 @@ async fn inbound_limit_refuses_extra_connections() {
     let mut config = fast_config("devnet");
     config.max_inbound = 1;
     let a = TestNode::start(config, 1).await;
-    let _first = RawPeer::connected(a.address()).await;
+    let _first = connected(a.address()).await;
     let mut second = RawPeer::connect(a.address()).await;
     assert_eq!(
         second.next().await,
@@ -590,8 +534,7 @@ async fn unanswered_request_times_out_and_is_reported() {
     let a = TestNode::start(fast_config("devnet"), 1).await;
     let node_id = NodeId::random();
     let mut raw = RawPeer::connect(a.address()).await;
-    raw.exchange(RawPeer::handshake_for("devnet", node_id))
-        .await;
+    raw.exchange(handshake_for("devnet", node_id)).await;
     wait_until("registered", || a.handle.peers().len() == 1).await;
     a.handle
         .execute(P2pCommand::RequestBlocks {

@@ -169,6 +169,33 @@ pub struct NodeOptions {
     pub stream_replicas: Option<usize>,
 }
 
+impl NodeOptions {
+    /// A node that creates blocks with the stake of `seed`.
+    pub fn staker(seed: u8) -> NodeOptions {
+        NodeOptions {
+            key_seed: Some(seed),
+            ..NodeOptions::default()
+        }
+    }
+
+    /// A staker that publishes its blocks to the NATS at `url`.
+    pub fn publishing_staker(seed: u8, url: &str) -> NodeOptions {
+        NodeOptions {
+            nats_url: Some(url.to_owned()),
+            publish: true,
+            ..NodeOptions::staker(seed)
+        }
+    }
+
+    /// A node that only follows `seeds`.
+    pub fn follower(seeds: Vec<SocketAddr>) -> NodeOptions {
+        NodeOptions {
+            seeds,
+            ..NodeOptions::default()
+        }
+    }
+}
+
 /// A `node` process; killed (SIGKILL) on drop if still running.
 pub struct NodeProcess {
     pub name: String,
@@ -593,6 +620,57 @@ impl Drop for PrivateNats {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Waits until `a` and `b` report the same tip and `accept` likes it.
+pub fn wait_same_tip(
+    a: &NodeProcess,
+    b: &NodeProcess,
+    timeout: Duration,
+    accept: impl Fn(&(String, u64)) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (ta, tb) = (a.tip(), b.tip());
+        if ta == tb && ta.as_ref().is_some_and(&accept) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} {ta:?} and {} {tb:?} do not converge",
+            a.name,
+            b.name
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `node` published everything, stops it (exit status 0) and
+/// reads its stream from the NATS at `url`: checked with [`check_stream`]
+/// and ending at the node's stored tip. Returns the messages and the
+/// stored height.
+pub fn stop_and_read_stream(
+    node: &mut NodeProcess,
+    network: &TestNetwork,
+    url: &str,
+) -> (Vec<BlockMessage>, u64) {
+    node.wait_until("published", Duration::from_secs(30), |n| {
+        n.metric("node_publish_lag_messages") == Some(0.0)
+    });
+    let status = node.terminate();
+    assert!(
+        status.success(),
+        "exit status {status:?}:\n{}",
+        node.log_tail()
+    );
+    let (tip, height) = stored_tip(&node.dir.join("data"), &network.config);
+    let messages = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(read_stream(url, &network.name));
+    assert_eq!(check_stream(&messages).last(), Some(&tip));
+    (messages, height)
 }
 
 /// Every message of the network's stream, in stream order, decoded.
