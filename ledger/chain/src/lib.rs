@@ -26,7 +26,7 @@
 //! * [`stream`]: the JetStream contract between a node and the read
 //!   models: subjects, message IDs, [`stream::BlockMessage`].
 //! * [`domains`]: the domains' consensus modules and pure algorithms
-//!   (compute scheduling).
+//!   (compute scheduling, storage placement).
 //! * [`clock`]: injected time ([`clock::SystemClock`], [`clock::ManualClock`]).
 //!
 //! The rules are specified in `docs/protocol.md` ("Consensus").

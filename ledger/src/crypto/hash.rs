@@ -27,6 +27,7 @@ pub enum HashTag {
     StakeLottery,
     StateCommitment,
     ComputeSchedulerRank,
+    StoragePlacement,
 }
 
 impl HashTag {
@@ -48,10 +49,11 @@ impl HashTag {
             HashTag::StakeLottery => b"blockstake/stake-lottery/v1",
             HashTag::StateCommitment => b"blockstake/state-commitment/v1",
             HashTag::ComputeSchedulerRank => b"blockstake/compute/scheduler-rank/v1",
+            HashTag::StoragePlacement => b"blockstake/storage/placement/v1",
         }
     }
 
-    pub const ALL: [HashTag; 15] = [
+    pub const ALL: [HashTag; 16] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -67,6 +69,7 @@ impl HashTag {
         HashTag::StakeLottery,
         HashTag::StateCommitment,
         HashTag::ComputeSchedulerRank,
+        HashTag::StoragePlacement,
     ];
 }
 

@@ -15,6 +15,7 @@ pub mod authorized;
 pub mod compute;
 pub mod minting;
 pub mod notary;
+pub mod storage;
 
 use std::fmt;
 

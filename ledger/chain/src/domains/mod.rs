@@ -2,3 +2,4 @@
 //! domains (identity, storage, compute, chat), one folder each.
 
 pub mod compute;
+pub mod storage;
