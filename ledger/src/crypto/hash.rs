@@ -28,6 +28,7 @@ pub enum HashTag {
     StateCommitment,
     ComputeSchedulerRank,
     StoragePlacement,
+    SealedKey,
 }
 
 impl HashTag {
@@ -50,10 +51,11 @@ impl HashTag {
             HashTag::StateCommitment => b"blockstake/state-commitment/v1",
             HashTag::ComputeSchedulerRank => b"blockstake/compute/scheduler-rank/v1",
             HashTag::StoragePlacement => b"blockstake/storage/placement/v1",
+            HashTag::SealedKey => b"blockstake/sealed-key/v1",
         }
     }
 
-    pub const ALL: [HashTag; 16] = [
+    pub const ALL: [HashTag; 17] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -70,6 +72,7 @@ impl HashTag {
         HashTag::StateCommitment,
         HashTag::ComputeSchedulerRank,
         HashTag::StoragePlacement,
+        HashTag::SealedKey,
     ];
 }
 

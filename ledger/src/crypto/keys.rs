@@ -102,6 +102,11 @@ impl SecretKey {
     pub fn sign(&self, message: &SigningMessage) -> Signature {
         Signature(self.0.sign(message.as_bytes()).to_bytes())
     }
+
+    /// The dalek key, for conversions inside the crypto module.
+    pub(super) fn dalek(&self) -> &SigningKey {
+        &self.0
+    }
 }
 
 impl fmt::Debug for SecretKey {

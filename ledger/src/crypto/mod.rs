@@ -2,11 +2,13 @@
 //! digest ([`hash`]), ed25519 keys ([`keys`]), signed messages built from
 //! purpose-labelled merlin transcripts ([`transcript`]), the consensus
 //! verification rule ([`verify`]: cofactored, ZIP 215 decoding) and batch
-//! verification under that same rule ([`batch`]).
+//! verification under that same rule ([`batch`]), and end-to-end
+//! encryption to identity keys for private content ([`sealing`]).
 
 pub mod batch;
 pub mod hash;
 pub mod keys;
+pub mod sealing;
 pub mod transcript;
 pub mod verify;
 
