@@ -116,7 +116,9 @@ fn a_policy_the_nodes_cannot_honour_is_refused_with_the_reason() {
 
 #[test]
 fn full_degraded_and_leaving_nodes_get_no_new_shards_but_holders_keep_theirs() {
-    let mut nodes = cluster(3, 3);
+    // Four per datacenter: the three nodes taken out (at most two in one
+    // datacenter) still leave two eligible nodes in every datacenter.
+    let mut nodes = cluster(3, 4);
     let request = request(7, policy(4, 2, 1, 0));
     let before = place(&request, &nodes).unwrap();
     let full = before.shards[0];
