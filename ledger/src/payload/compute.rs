@@ -320,6 +320,58 @@ impl fmt::Display for Location {
     }
 }
 
+/// A workload's runtime state as its node reports it (0-orchestrator's VM
+/// states, condensed, plus `Deleted`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub enum WorkloadState {
+    /// Accepted by the node, being prepared (image, disks).
+    Deploying,
+    /// Started, not yet confirmed up (a VM still booting).
+    Starting,
+    Running,
+    /// Stopped on purpose (e.g. out of funds, node powering down).
+    Stopped,
+    /// Failed; the reason is the node's (at most [`MAX_REASON_LEN`] bytes).
+    Error(String),
+    /// Removed from the node; its capacity is free.
+    Deleted,
+}
+
+/// Longest error reason in a state report, in bytes.
+pub const MAX_REASON_LEN: usize = 256;
+
+impl WorkloadState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            WorkloadState::Deploying => "deploying",
+            WorkloadState::Starting => "starting",
+            WorkloadState::Running => "running",
+            WorkloadState::Stopped => "stopped",
+            WorkloadState::Error(_) => "error",
+            WorkloadState::Deleted => "deleted",
+        }
+    }
+
+    /// An error state whose reason is cut to [`MAX_REASON_LEN`] bytes (at a
+    /// character boundary).
+    pub fn error(reason: &str) -> WorkloadState {
+        let mut end = reason.len().min(MAX_REASON_LEN);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        WorkloadState::Error(reason[..end].to_owned())
+    }
+}
+
+impl fmt::Display for WorkloadState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkloadState::Error(reason) => write!(f, "error: {reason}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
 /// Most workloads in one deployment.
 pub const MAX_WORKLOADS: usize = 64;
 /// Most networks in one deployment.
