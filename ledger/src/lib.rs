@@ -37,6 +37,6 @@ pub use transaction::{
     BlockStakeInput, BlockStakeOutput, CoinInput, CoinOutput, Transaction, TransactionVersion,
 };
 pub use types::{
-    BlockHeight, BlockId, BlockStakeOutputId, BlockStakes, CoinOutputId, Currency, Hash32,
-    Timestamp, TransactionId,
+    AttributeCommitment, BlockHeight, BlockId, BlockStakeOutputId, BlockStakes, CoinOutputId,
+    Currency, Hash32, IdentityId, OrganizationId, Timestamp, TransactionId,
 };

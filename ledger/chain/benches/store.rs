@@ -75,8 +75,13 @@ fn redb_run(path: &Path, blocks: &[Block], durability: CommitDurability) -> Run 
         },
     )
     .expect("store opens");
-    let Reopened { mut chain, .. } =
-        Chain::open(config, Arc::new(clock.clone()), store, Vec::new()).expect("chain opens");
+    let Reopened { mut chain, .. } = Chain::open(
+        config,
+        Arc::new(clock.clone()),
+        store,
+        chain::domains::standard(),
+    )
+    .expect("chain opens");
     let size_before = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let written_before = written_bytes();
     let elapsed = apply_all(&mut chain, &clock, blocks);
@@ -148,7 +153,7 @@ fn main() {
         config.clone(),
         Arc::new(ManualClock::default()),
         store,
-        Vec::new(),
+        chain::domains::standard(),
     )
     .expect("chain reopens");
     let reopen_time = reopen_start.elapsed();

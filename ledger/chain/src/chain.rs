@@ -160,9 +160,15 @@ pub struct Chain<S: ChainStore = MemoryStore> {
 }
 
 impl Chain<MemoryStore> {
-    /// A chain at genesis in memory, without domain modules.
+    /// A chain at genesis in memory, with the standard domain modules
+    /// ([`crate::domains::standard`]).
     pub fn in_memory(config: Arc<ChainConfig>, clock: Arc<dyn Clock>) -> Result<Self, ChainError> {
-        Chain::new(config, clock, MemoryStore::new(), Vec::new())
+        Chain::new(
+            config,
+            clock,
+            MemoryStore::new(),
+            crate::domains::standard(),
+        )
     }
 }
 

@@ -11,6 +11,8 @@
 //!   [`state::BlockDiff`], and [`state::ChainState::commitment`] hashes
 //!   the whole state.
 //! * [`validation`]: stateful validation, [`validation::apply_block`].
+//! * [`domains`]: the domain modules (identity, …) and
+//!   [`domains::standard`], the fixed list every real chain runs with.
 //! * [`pobs`]: Proof of BlockStake arithmetic: targets, difficulty,
 //!   retarget, stake modifier, lottery.
 //! * [`chain`]: the block tree with fork choice, orphans, parked blocks,

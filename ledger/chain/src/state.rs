@@ -13,10 +13,12 @@
 //! restore, store replay). [`ChainState::commitment`] hashes the whole
 //! state in a fixed order so tests compare states by one value.
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use ledger::crypto::hash::{HashTag, tagged_hash};
+use ledger::crypto::{PublicKey, Signature, SigningMessage};
 use ledger::payload::Payload;
 use ledger::validation::SpentConditions;
 use ledger::{
@@ -144,12 +146,28 @@ pub struct DomainContext<'a> {
 }
 
 /// A domain module's validated change for one transaction: opaque bytes
-/// that its `apply` and `revert` understand, and the events to publish.
+/// that its `apply` and `revert` understand, the events to publish, and
+/// the signatures the change depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainChange {
     pub change: Vec<u8>,
     /// `(kind, data)` pairs, published as [`crate::events::EventBody::Domain`].
     pub events: Vec<(String, Vec<u8>)>,
+    /// Signatures that must verify for the change to be valid. The core
+    /// queues them into the block's single signature batch (or the
+    /// mempool's per-transaction batch), so a domain never verifies one
+    /// by one.
+    pub signatures: Vec<DomainSignature>,
+}
+
+/// One signature a domain change needs verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainSignature {
+    /// What the signature is, for error messages ("identity actor key").
+    pub origin: String,
+    pub message: SigningMessage,
+    pub public_key: PublicKey,
+    pub signature: Signature,
 }
 
 /// The hook through which a domain (identity, storage, compute, chat)
@@ -172,6 +190,8 @@ pub trait DomainState: Send + Sync {
     /// A hash of the domain's whole state, in a deterministic order.
     fn commitment(&self) -> Hash32;
     fn clone_box(&self) -> Box<dyn DomainState>;
+    /// The concrete state, for typed queries ([`ChainState::domain`]).
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// The consensus state at a tip.
@@ -331,6 +351,14 @@ impl ChainState {
 
     pub fn domains(&self) -> &[Box<dyn DomainState>] {
         &self.domains
+    }
+
+    /// The first registered domain module of type `T`, if any (e.g.
+    /// `state.domain::<IdentityState>()`).
+    pub fn domain<T: DomainState + 'static>(&self) -> Option<&T> {
+        self.domains
+            .iter()
+            .find_map(|domain| domain.as_any().downcast_ref::<T>())
     }
 
     /// A hash of the whole state in a fixed order.
@@ -648,7 +676,7 @@ impl SpentConditions for ChainState {
         match payload {
             Payload::Minting(_) => self.mint_condition.clone(),
             Payload::AuthorizedAddresses(_) => self.authority_condition.clone(),
-            Payload::Notary(_) => None,
+            Payload::Notary(_) | Payload::Identity(_) => None,
         }
     }
 }

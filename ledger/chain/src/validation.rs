@@ -18,7 +18,7 @@
 //!    balance (`inputs = outputs + fee`, minted outputs created apart; for
 //!    a destruction `inputs > outputs + fee`), blockstakes balance, authorized addresses
 //!    (when the network enables them), minting and authority rules, domain
-//!    modules;
+//!    modules (whose signatures join the same batch);
 //! 6. payouts sum to the block creator fee plus all fees, every payout to
 //!    the staker's address; they mature after `maturity_delay` blocks;
 //! 7. all signatures verify (one batch).
@@ -605,7 +605,17 @@ impl Applier<'_> {
         };
         let mut domain_changes = Vec::new();
         for (domain_index, domain) in self.state.domains().iter().enumerate() {
-            if let Some(change) = domain.prepare(transaction, &domain_context)? {
+            if let Some(mut change) = domain.prepare(transaction, &domain_context)? {
+                for signature in std::mem::take(&mut change.signatures) {
+                    batch
+                        .push(
+                            format!("transaction {} {}", id.short(), signature.origin),
+                            signature.message,
+                            signature.public_key,
+                            signature.signature,
+                        )
+                        .map_err(SpendError::Signature)?;
+                }
                 domain_changes.push((domain_index, domain.name(), change));
             }
         }

@@ -39,7 +39,12 @@ fn clock_for(config: &chain::ChainConfig) -> ManualClock {
 fn open(path: &Path, clock: &ManualClock) -> Result<Reopened, OpenError> {
     let config = workload_config(GENESIS_OUTPUTS);
     let store = RedbStore::open(path, &config)?;
-    Chain::open(config, Arc::new(clock.clone()), store, Vec::new())
+    Chain::open(
+        config,
+        Arc::new(clock.clone()),
+        store,
+        chain::domains::standard(),
+    )
 }
 
 /// Accepts a block with the clock moved up to its timestamp.

@@ -277,6 +277,7 @@ impl DomainState for NotaryCounter {
             Some(Payload::Notary(_)) => Ok(Some(DomainChange {
                 change: vec![1],
                 events: vec![("counted".into(), (self.count + 1).to_le_bytes().to_vec())],
+                signatures: Vec::new(),
             })),
             _ => Ok(None),
         }
@@ -298,6 +299,10 @@ impl DomainState for NotaryCounter {
 
     fn clone_box(&self) -> Box<dyn DomainState> {
         Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -29,6 +29,9 @@ pub enum HashTag {
     ComputeSchedulerRank,
     StoragePlacement,
     SealedKey,
+    IdentityId,
+    OrganizationId,
+    AttributeCommitment,
 }
 
 impl HashTag {
@@ -52,10 +55,13 @@ impl HashTag {
             HashTag::ComputeSchedulerRank => b"blockstake/compute/scheduler-rank/v1",
             HashTag::StoragePlacement => b"blockstake/storage/placement/v1",
             HashTag::SealedKey => b"blockstake/sealed-key/v1",
+            HashTag::IdentityId => b"blockstake/identity-id/v1",
+            HashTag::OrganizationId => b"blockstake/organization-id/v1",
+            HashTag::AttributeCommitment => b"blockstake/attribute-commitment/v1",
         }
     }
 
-    pub const ALL: [HashTag; 17] = [
+    pub const ALL: [HashTag; 20] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -73,6 +79,9 @@ impl HashTag {
         HashTag::ComputeSchedulerRank,
         HashTag::StoragePlacement,
         HashTag::SealedKey,
+        HashTag::IdentityId,
+        HashTag::OrganizationId,
+        HashTag::AttributeCommitment,
     ];
 }
 

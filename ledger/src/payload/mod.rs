@@ -13,6 +13,7 @@
 
 pub mod authorized;
 pub mod compute;
+pub mod identity;
 pub mod minting;
 pub mod notary;
 pub mod storage;
@@ -28,6 +29,7 @@ use crate::params::NetworkParams;
 use crate::transaction::{CoinOutput, Transaction};
 
 pub use authorized::AuthorizedAddressOperation;
+pub use identity::{IdentityAction, IdentityOperation, IdentityPayloadError};
 pub use minting::MintingOperation;
 pub use notary::NotaryRecord;
 
@@ -37,6 +39,7 @@ pub enum Payload {
     Notary(NotaryRecord),
     Minting(MintingOperation),
     AuthorizedAddresses(AuthorizedAddressOperation),
+    Identity(IdentityOperation),
 }
 
 /// The behaviour every domain payload provides to the core.
@@ -75,6 +78,7 @@ impl Payload {
             Payload::Notary(record) => record,
             Payload::Minting(operation) => operation,
             Payload::AuthorizedAddresses(operation) => operation,
+            Payload::Identity(operation) => operation,
         }
     }
 
@@ -165,4 +169,6 @@ pub enum PayloadError {
     NilAddress { index: usize },
     #[error("notary record has an all-zero document hash")]
     ZeroDocumentHash,
+    #[error("identity payload: {0}")]
+    Identity(IdentityPayloadError),
 }

@@ -66,3 +66,20 @@ hash_id!(
     /// The ID of a blockstake output.
     BlockStakeOutputId
 );
+hash_id!(
+    /// An identity: `H("blockstake/identity-id/v1" ‖ ID of the transaction
+    /// that registered it)`. Unique per registration, so an identity
+    /// registered on a losing branch never shares its ID with the one that
+    /// took the name on the winning branch.
+    IdentityId
+);
+hash_id!(
+    /// An organization: `H("blockstake/organization-id/v1" ‖ ID of the
+    /// transaction that created it)`.
+    OrganizationId
+);
+hash_id!(
+    /// A salted commitment to an attribute value:
+    /// `H("blockstake/attribute-commitment/v1" ‖ salt ‖ value)`.
+    AttributeCommitment
+);

@@ -13,5 +13,8 @@ pub use blockstakes::BlockStakes;
 pub use currency::{Currency, CurrencyError, DecimalCurrency};
 pub use hash::{Hash32, HashParseError};
 pub use height::BlockHeight;
-pub use ids::{BlockId, BlockStakeOutputId, CoinOutputId, TransactionId};
+pub use ids::{
+    AttributeCommitment, BlockId, BlockStakeOutputId, CoinOutputId, IdentityId, OrganizationId,
+    TransactionId,
+};
 pub use timestamp::Timestamp;

@@ -204,6 +204,7 @@ pub fn transaction_kind(transaction: &Transaction, height: BlockHeight) -> &'sta
         Some(Payload::AuthorizedAddresses(AuthorizedAddressOperation::ChangeAuthority {
             ..
         })) => "authority_change",
+        Some(Payload::Identity(_)) => "identity",
         None if height == BlockHeight::GENESIS => "genesis",
         None if transaction.is_blockstake_only() => "blockstake",
         None => "transfer",

@@ -192,6 +192,7 @@ pub fn view(network: &Network, transaction: &Transaction) -> DecodedTransaction 
                 ledger::Payload::Notary(_) => "notary",
                 ledger::Payload::Minting(_) => "minting",
                 ledger::Payload::AuthorizedAddresses(_) => "authorized_addresses",
+                ledger::Payload::Identity(_) => "identity",
             }
             .to_owned()
         }),

@@ -66,9 +66,11 @@ pub fn open_chain(
             source,
         })?;
     let reopened =
-        Chain::open(config, clock, store, Vec::new()).map_err(|source| StoreOpenError::Reopen {
-            path: path.display().to_string(),
-            source: Box::new(source),
+        Chain::open(config, clock, store, chain::domains::standard()).map_err(|source| {
+            StoreOpenError::Reopen {
+                path: path.display().to_string(),
+                source: Box::new(source),
+            }
         })?;
     Ok((reopened.chain, reopened.update))
 }

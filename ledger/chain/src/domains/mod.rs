@@ -1,5 +1,34 @@
-//! Domain modules: consensus state and pure algorithms of the platform's
-//! domains (identity, storage, compute, chat), one folder each.
+//! Domain modules: consensus state, stateful rules and pure algorithms of
+//! the platform's domains (identity, storage, compute, chat), one folder
+//! each. Consensus state sits behind [`crate::state::DomainState`].
+//!
+//! * [`identity`]: identities, keys, attributes, organizations, vouches
+//!   and authorizations (`docs/identity.md`).
+//! * [`storage`], [`compute`]: placement and scheduling algorithms.
+//!
+//! [`standard`] is the fixed list every real chain runs with. The order
+//! is consensus: a diff names a domain by its index in this list, so new
+//! domains are appended (identity, storage, compute, chat) and never
+//! reordered.
 
 pub mod compute;
+pub mod identity;
 pub mod storage;
+
+use crate::state::DomainState;
+
+/// The domain modules of every network, in their fixed order.
+pub fn standard() -> Vec<Box<dyn DomainState>> {
+    vec![Box::new(identity::IdentityState::default())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_order_is_fixed() {
+        let names: Vec<&str> = standard().iter().map(|domain| domain.name()).collect();
+        assert_eq!(names, ["identity"]);
+    }
+}
