@@ -32,6 +32,7 @@ pub enum HashTag {
     IdentityId,
     OrganizationId,
     AttributeCommitment,
+    ChatId,
 }
 
 impl HashTag {
@@ -58,10 +59,11 @@ impl HashTag {
             HashTag::IdentityId => b"blockstake/identity-id/v1",
             HashTag::OrganizationId => b"blockstake/organization-id/v1",
             HashTag::AttributeCommitment => b"blockstake/attribute-commitment/v1",
+            HashTag::ChatId => b"blockstake/chat-id/v1",
         }
     }
 
-    pub const ALL: [HashTag; 20] = [
+    pub const ALL: [HashTag; 21] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -82,6 +84,7 @@ impl HashTag {
         HashTag::IdentityId,
         HashTag::OrganizationId,
         HashTag::AttributeCommitment,
+        HashTag::ChatId,
     ];
 }
 

@@ -12,6 +12,7 @@
 //! never move), and one arm in [`Payload::as_domain`]. Nothing else.
 
 pub mod authorized;
+pub mod chat;
 pub mod compute;
 pub mod identity;
 pub mod minting;

@@ -11,6 +11,7 @@
 //! domains are appended (identity, storage, compute, chat) and never
 //! reordered.
 
+pub mod chat;
 pub mod compute;
 pub mod identity;
 pub mod storage;
