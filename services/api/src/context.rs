@@ -13,6 +13,7 @@ use ledger::{Address, AddressKind, Currency, Hash32};
 use sqlx::PgPool;
 
 use crate::error::{ApiError, ApiResult};
+use crate::login::LoginConfig;
 use crate::submit::Submitter;
 
 /// Sizes and times the API enforces.
@@ -165,6 +166,8 @@ pub struct ApiState {
     /// Absent when the API runs without NATS (queries only).
     pub nats: Option<async_nats::Client>,
     pub submitter: Arc<dyn Submitter>,
+    /// Login: the secret signing challenges and tokens, the origin.
+    pub login: Arc<LoginConfig>,
 }
 
 impl ApiState {

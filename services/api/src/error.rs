@@ -43,6 +43,40 @@ pub enum ApiError {
     /// A stored row violates the read model's invariants.
     #[error("stored data is inconsistent: {0}")]
     CorruptRow(String),
+    /// Private data was asked for without a bearer token.
+    #[error(
+        "log in first: this needs `Authorization: Bearer <token>` (see `loginChallenge` and `login`)"
+    )]
+    Unauthenticated,
+    /// A token this API did not issue, altered, or for another chain.
+    #[error("bad token: {0}")]
+    BadToken(String),
+    /// A login challenge this API did not issue, altered, or for another origin.
+    #[error("bad login challenge: {0}")]
+    BadChallenge(String),
+    /// A challenge or token past its expiry.
+    #[error("the login {what} expired at {expires_at} (now {now}); log in again")]
+    LoginExpired {
+        what: &'static str,
+        expires_at: u64,
+        now: u64,
+    },
+    /// A login signature that does not verify.
+    #[error("{0}")]
+    BadSignature(String),
+    /// No identity has this key.
+    #[error("no identity has the key {0}")]
+    UnknownKey(String),
+    /// No identity has this name.
+    #[error("no identity is named {0:?}")]
+    UnknownIdentity(String),
+    /// The key was rotated away or revoked on chain.
+    #[error("key {key} of {identity} no longer acts for it: {reason}")]
+    KeyRevoked {
+        key: String,
+        identity: String,
+        reason: String,
+    },
 }
 
 impl ApiError {
@@ -59,6 +93,14 @@ impl ApiError {
             ApiError::Database(_) => "DATABASE_ERROR",
             ApiError::Nats(_) => "BUS_ERROR",
             ApiError::CorruptRow(_) => "INTERNAL_ERROR",
+            ApiError::Unauthenticated => "UNAUTHENTICATED",
+            ApiError::BadToken(_) => "BAD_TOKEN",
+            ApiError::BadChallenge(_) => "BAD_CHALLENGE",
+            ApiError::LoginExpired { .. } => "LOGIN_EXPIRED",
+            ApiError::BadSignature(_) => "BAD_SIGNATURE",
+            ApiError::UnknownKey(_) => "UNKNOWN_KEY",
+            ApiError::UnknownIdentity(_) => "UNKNOWN_IDENTITY",
+            ApiError::KeyRevoked { .. } => "KEY_REVOKED",
         }
     }
 
@@ -91,16 +133,25 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A database error of a query over `model`'s schema: a missing
+    /// schema or table (42P01 undefined_table, 3F000 invalid_schema_name)
+    /// means the projector has not installed the model yet.
+    pub fn from_model(model: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
+        move |error| {
+            if let sqlx::Error::Database(db) = &error
+                && matches!(db.code().as_deref(), Some("42P01") | Some("3F000"))
+            {
+                return ApiError::ModelUnavailable { model };
+            }
+            ApiError::Database(error)
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> ApiError {
-        // 42P01: undefined_table, 3F000: invalid_schema_name — the model's
-        // schema does not exist yet.
-        if let sqlx::Error::Database(db) = &error
-            && matches!(db.code().as_deref(), Some("42P01") | Some("3F000"))
-        {
-            return ApiError::ModelUnavailable { model: "explorer" };
-        }
-        ApiError::Database(error)
+        ApiError::from_model("explorer")(error)
     }
 }
 

@@ -6,6 +6,8 @@
 //!   notary, minting, authorization, pending transactions).
 //! * [`mutation`]: `submitTransaction` (to a node over NATS, see
 //!   [`submit`]) and `decodeTransaction` (see [`decode`]).
+//! * [`login`]: `loginChallenge`, `login` and the [`login::Viewer`] guard
+//!   that private data (chat, storage) checks bearer tokens with.
 //! * [`subscription`]: new blocks, address activity and pending
 //!   transactions, driven by the projector's notifications.
 //! * [`paging`]: Relay connections with keyset cursors.
@@ -20,6 +22,7 @@ pub mod context;
 pub mod decode;
 pub mod error;
 pub mod explorer;
+pub mod login;
 pub mod mutation;
 pub mod paging;
 pub mod schema;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use api::login::{LoginConfig, LoginSecret};
 use api::submit::{NatsSubmitter, NoNode, Submitter};
 use api::{ApiState, Limits, Network, ServerOptions};
 use chain::stream::submit_subject;
@@ -34,7 +35,8 @@ struct Cli {
     /// static_dir, cors_origins, log_json, database_connections, and a
     /// [limits] table (max_depth, max_complexity, max_page_size,
     /// default_page_size, max_body_bytes, request_timeout_ms,
-    /// max_statistics_points, submit_timeout_ms).
+    /// max_statistics_points, submit_timeout_ms), and a [login] table
+    /// (public_origin, secret_file, challenge_seconds, token_seconds).
     #[arg(long, env = "API_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(flatten)]
@@ -76,6 +78,15 @@ enum Command {
         /// Longest a request may run, in milliseconds [default: 10000].
         #[arg(long, env = "API_REQUEST_TIMEOUT_MS")]
         request_timeout_ms: Option<u64>,
+        /// The origin clients reach this API at (scheme://host[:port]); login
+        /// challenges are bound to it [default: http:// and the listen address].
+        #[arg(long, env = "API_PUBLIC_ORIGIN")]
+        public_origin: Option<String>,
+        /// File holding the login secret (64 hex digits) that signs login
+        /// challenges and tokens; every replica needs the same one
+        /// [default: API_LOGIN_SECRET, else a random secret per process].
+        #[arg(long, env = "API_LOGIN_SECRET_FILE")]
+        login_secret_file: Option<PathBuf>,
     },
     /// Print the schema in SDL (or write it to --out).
     Schema {
@@ -98,6 +109,64 @@ struct FileConfig {
     log_json: Option<bool>,
     database_connections: Option<u32>,
     limits: Option<Limits>,
+    login: Option<LoginFile>,
+}
+
+/// The `[login]` table of the configuration file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginFile {
+    public_origin: Option<String>,
+    secret_file: Option<PathBuf>,
+    challenge_seconds: Option<u64>,
+    token_seconds: Option<u64>,
+}
+
+/// The login configuration: flags, environment, file, defaults.
+fn login_config(
+    public_origin: Option<String>,
+    secret_file: Option<PathBuf>,
+    file: Option<&LoginFile>,
+) -> anyhow::Result<LoginConfig> {
+    let public_origin = public_origin.or_else(|| file.and_then(|file| file.public_origin.clone()));
+    let secret_file = secret_file.or_else(|| file.and_then(|file| file.secret_file.clone()));
+    let secret = match (secret_file, std::env::var("API_LOGIN_SECRET").ok()) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the login secret {}", path.display()))?;
+            LoginSecret::from_hex(&text)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
+        }
+        (None, Some(text)) => LoginSecret::from_hex(&text)
+            .map_err(|error| anyhow::anyhow!("API_LOGIN_SECRET: {error}"))?,
+        (None, None) => {
+            tracing::warn!(
+                "no login secret configured (API_LOGIN_SECRET_FILE): a random one is used, so login tokens die with this process and other replicas refuse them"
+            );
+            LoginSecret::random()
+        }
+    };
+    let origin = public_origin
+        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+        .filter(|origin| !origin.is_empty());
+    if let Some(origin) = &origin {
+        anyhow::ensure!(
+            (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin["https://".len().min(origin.len())..].contains('/'),
+            "the public origin must be scheme://host[:port], not {origin:?}"
+        );
+    }
+    let defaults = LoginConfig::ephemeral();
+    Ok(LoginConfig {
+        secret,
+        origin,
+        challenge_seconds: file
+            .and_then(|file| file.challenge_seconds)
+            .unwrap_or(defaults.challenge_seconds),
+        token_seconds: file
+            .and_then(|file| file.token_seconds)
+            .unwrap_or(defaults.token_seconds),
+    })
 }
 
 #[tokio::main]
@@ -147,7 +216,7 @@ async fn serve(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
     let network_name = shared.network;
     let config = shared.chain_config;
     let mut limits = file.limits.clone().unwrap_or_default();
-    let (listen, static_dir, cors_origins) = match cli.command {
+    let (listen, static_dir, cors_origins, public_origin, login_secret_file) = match cli.command {
         Some(Command::Serve {
             listen,
             static_dir,
@@ -157,6 +226,8 @@ async fn serve(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             max_complexity,
             max_body_bytes,
             request_timeout_ms,
+            public_origin,
+            login_secret_file,
         }) => {
             limits.max_page_size = max_page_size.unwrap_or(limits.max_page_size);
             limits.max_depth = max_depth.unwrap_or(limits.max_depth);
@@ -171,10 +242,13 @@ async fn serve(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 } else {
                     Some(cors_origins)
                 },
+                public_origin,
+                login_secret_file,
             )
         }
-        _ => (None, None, None),
+        _ => (None, None, None, None, None),
     };
+    let login = login_config(public_origin, login_secret_file, file.login.as_ref())?;
     let listen = listen
         .or(file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -217,6 +291,7 @@ async fn serve(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
         limits,
         nats: nats.clone(),
         submitter,
+        login: Arc::new(login),
     };
     let options = ServerOptions {
         static_dir,

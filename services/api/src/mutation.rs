@@ -27,12 +27,12 @@ async fn submit(state: &ApiState, encoded: &str) -> ApiResult<SubmittedTransacti
     }
 }
 
-/// The mutation root.
+/// `submitTransaction` and `decodeTransaction`.
 #[derive(Default)]
-pub struct Mutation;
+pub struct TransactionMutation;
 
 #[Object]
-impl Mutation {
+impl TransactionMutation {
     /// Submits a signed transaction (canonical bytes as hex or base64) to
     /// a node. Errors: MALFORMED_TRANSACTION, TRANSACTION_REJECTED (with
     /// `extensions.reason`, the node's code), NODE_UNAVAILABLE.

@@ -20,11 +20,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{BatchRequest, BatchResponse, ServerError};
-use async_graphql_axum::GraphQLSubscription;
+use async_graphql::{BatchRequest, BatchResponse, Data, ServerError};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,6 +35,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::context::ApiState;
 use crate::error::code_for_engine_error;
+use crate::login::BearerToken;
 use crate::schema::{ApiSchema, build_schema};
 
 /// How the server is reached and what it serves besides GraphQL.
@@ -148,10 +149,9 @@ pub fn router(api: ApiState, options: &ServerOptions) -> Router {
         api: api.clone(),
         metrics: Arc::new(ApiMetrics::default()),
     };
-    let subscriptions = GraphQLSubscription::new(schema);
     let mut app = Router::new()
-        .route("/graphql", post(graphql).get_service(subscriptions.clone()))
-        .route_service("/graphql/ws", subscriptions)
+        .route("/graphql", post(graphql).get(subscriptions))
+        .route("/graphql/ws", get(subscriptions))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -206,8 +206,43 @@ fn refusal(status: StatusCode, code: &str, message: String) -> Response {
         .into_response()
 }
 
+/// The bearer token of an `Authorization` header, unchecked.
+fn bearer_token(headers: &axum::http::HeaderMap) -> Option<BearerToken> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(BearerToken::from_header)
+}
+
+/// GraphQL over WebSocket. A bearer token comes from the upgrade
+/// request's `Authorization` header or, as browsers cannot set headers on
+/// WebSockets, from the `connection_init` payload.
+async fn subscriptions(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let from_header = bearer_token(&headers);
+    let schema = state.schema.clone();
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let mut data = Data::default();
+                    if let Some(token) = BearerToken::from_init_payload(&payload).or(from_header) {
+                        data.insert(token);
+                    }
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
 async fn graphql(State(state): State<AppState>, request: Request) -> Response {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let token = bearer_token(request.headers());
     let limits = &state.api.limits;
     let body = match axum::body::to_bytes(request.into_body(), limits.max_body_bytes).await {
         Ok(body) => body,
@@ -223,8 +258,11 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
             );
         }
     };
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(batch) => batch,
+    let batch: BatchRequest = match serde_json::from_slice::<BatchRequest>(&body) {
+        Ok(batch) => match token {
+            Some(token) => batch.data(token),
+            None => batch,
+        },
         Err(error) => {
             state
                 .metrics
@@ -372,6 +410,12 @@ pub async fn spawn(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
+    let mut api = api;
+    if api.login.origin.is_none() {
+        let mut login = (*api.login).clone();
+        login.origin = Some(format!("http://{bound}"));
+        api.login = Arc::new(login);
+    }
     let app = router(api, &options);
     let task = tokio::spawn(serve(listener, app, shutdown, options.shutdown_grace));
     Ok((bound, task))

@@ -310,6 +310,7 @@ async fn api_serves_a_folded_devnet() {
             subject: submit_subject(&network),
             timeout: Duration::from_secs(5),
         }),
+        login: Arc::new(api::login::LoginConfig::ephemeral()),
     };
     let (address, server) = api::spawn(
         "127.0.0.1:0".parse().unwrap(),

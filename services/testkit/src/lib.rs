@@ -259,6 +259,7 @@ impl Devnet {
                 subject: submit_subject(&network),
                 timeout: Duration::from_secs(5),
             }),
+            login: Arc::new(api::login::LoginConfig::ephemeral()),
         };
         let (api_address, api) = api::spawn(
             loopback(),

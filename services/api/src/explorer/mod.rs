@@ -29,7 +29,6 @@ pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: 
 
 /// Every explorer query field.
 #[derive(MergedObject, Default)]
-#[graphql(name = "Query")]
 pub struct ExplorerQuery(
     chain_info::ChainQuery,
     blocks::BlockQuery,
