@@ -33,6 +33,8 @@ pub enum HashTag {
     OrganizationId,
     AttributeCommitment,
     ChatId,
+    ComputeNodeId,
+    ComputeEscrow,
 }
 
 impl HashTag {
@@ -60,10 +62,12 @@ impl HashTag {
             HashTag::OrganizationId => b"blockstake/organization-id/v1",
             HashTag::AttributeCommitment => b"blockstake/attribute-commitment/v1",
             HashTag::ChatId => b"blockstake/chat-id/v1",
+            HashTag::ComputeNodeId => b"blockstake/compute/node-id/v1",
+            HashTag::ComputeEscrow => b"blockstake/compute/escrow/v1",
         }
     }
 
-    pub const ALL: [HashTag; 21] = [
+    pub const ALL: [HashTag; 23] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -85,6 +89,8 @@ impl HashTag {
         HashTag::OrganizationId,
         HashTag::AttributeCommitment,
         HashTag::ChatId,
+        HashTag::ComputeNodeId,
+        HashTag::ComputeEscrow,
     ];
 }
 

@@ -7,12 +7,19 @@
 //! payload operations themselves (register a node, create a deployment,
 //! signed reports) build on them.
 
+pub mod operation;
+
 use std::fmt;
 use std::str::FromStr;
 
 use thiserror::Error;
 
 use crate::types::{Hash32, HashParseError};
+
+pub use operation::{
+    ComputeAction, ComputeOperation, ComputePayloadError, ComputeSignature, ComputeSigner, Power,
+    WorkloadReport, escrow_condition,
+};
 
 /// Capacity (of a node) or demand (of a workload) in the three dimensions
 /// the chain accounts: CPU cores, memory in MiB, disk in GiB.
