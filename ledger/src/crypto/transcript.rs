@@ -49,6 +49,8 @@ pub enum SigningPurpose {
     NodeReport,
     ChatMessage,
     LoginChallenge,
+    /// Writing or deleting a shard on a storage node (owner or repair key).
+    StorageWrite,
 }
 
 impl SigningPurpose {
@@ -60,6 +62,7 @@ impl SigningPurpose {
             SigningPurpose::NodeReport => b"node-report",
             SigningPurpose::ChatMessage => b"chat-message",
             SigningPurpose::LoginChallenge => b"login-challenge",
+            SigningPurpose::StorageWrite => b"storage-write",
         }
     }
 }
