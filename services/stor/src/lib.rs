@@ -9,7 +9,9 @@
 //!   per-piece checksums — and its inverse, plus single-shard verification
 //!   and key-less shard rebuilding for repair;
 //! * [`auth`]: signed shard writes and deletes (`storage-write`
-//!   transcript), checked by stor-nodes.
+//!   transcript), checked by stor-nodes;
+//! * [`transfer`]: whole objects to and from stor-nodes over HTTP,
+//!   streaming, with lazy spare shards and key-less rebuilds.
 //!
 //! Placement (which node holds which shard) is
 //! `chain::domains::storage::placement`. docs/storage.md describes the
@@ -18,6 +20,7 @@
 pub mod auth;
 pub mod codec;
 pub mod keys;
+pub mod transfer;
 
 pub use auth::{AuthError, ShardOperation, WriteAuthorization, WriteRequest};
 pub use codec::{
@@ -25,3 +28,4 @@ pub use codec::{
     ShardFault, decode_stream, encode_stream, rebuild_shards, verify_shard,
 };
 pub use keys::{ObjectKey, Salt, ShardHasher, StorageKey, object_id};
+pub use transfer::{NodeClient, ObjectRecord, PutRequest, TransferError, get_object, put_object};
