@@ -15,6 +15,7 @@
 //!   addresses, statistics, history; see `docs/read-models.md`).
 
 pub mod batch;
+pub mod chat;
 pub mod checkpoint;
 pub mod error;
 pub mod explorer;

@@ -4,15 +4,16 @@ use std::sync::Arc;
 
 use chain::ChainConfig;
 
+use crate::chat::Chat;
 use crate::explorer::Explorer;
 use crate::model::ReadModel;
 
 /// Names of all read models, in the order the projector starts them.
-pub const MODEL_NAMES: [&str; 1] = ["explorer"];
+pub const MODEL_NAMES: [&str; 2] = ["explorer", "chat"];
 
 /// All read models of the network `config` describes.
 pub fn all(config: Arc<ChainConfig>) -> Vec<Arc<dyn ReadModel>> {
-    vec![Arc::new(Explorer::new(config))]
+    vec![Arc::new(Explorer::new(config)), Arc::new(Chat)]
 }
 
 #[cfg(test)]

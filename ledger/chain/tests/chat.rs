@@ -1,9 +1,7 @@
-//! The chat domain's rules against a real identity state: identities
-//! are registered (and keys rotated) by mined identity transactions on a
-//! real chain; chat operations are signed, checked by
-//! `chain::domains::chat::prepare` against that identity state, their
-//! signature verified, and applied to a chat state (every change is also
-//! reverted and re-applied to check that the two are exact inverses).
+//! The chat domain's rules against a real identity state (harness in
+//! `chat_support`: identities registered by mined transactions, chat
+//! operations checked by `chain::domains::chat::prepare`, signatures
+//! verified, every change applied, reverted and re-applied).
 //!
 //! Covered: a direct message readable in clear by both members and
 //! present only as ciphertext in the state and events; readers cannot
@@ -15,270 +13,22 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
+mod chat_support;
 mod common;
 
-use chain::domains::chat::{self, ChatEvent, ChatRuleError, ChatState};
-use chain::domains::identity::IdentityState;
-use chain::state::DomainContext;
-use common::{FEE, Net, coins, key, sign_coin_inputs, test_config};
+use chain::domains::chat::{ChatEvent, ChatRuleError};
+use chat_support::{Chat, contains, posted, text};
+use common::key;
 use ledger::codec;
-use ledger::crypto::SecretKey;
 use ledger::crypto::sealing::ContentKey;
 use ledger::payload::chat::{
-    ChannelId, ChannelKind, ChatAction, ChatCryptoError, ChatOperation, MemberRole, MessageBody,
-    MessageContent, MessageId, NewsContent, NewsId, Receipt, ReceiptStatus, direct_body,
-    group_body, group_key_context, open_seal, read_body, seal_to,
+    ChannelKind, ChatAction, ChatCryptoError, MemberRole, MessageBody, MessageContent, MessageId,
+    NewsContent, NewsId, Receipt, ReceiptStatus, direct_body, group_body, group_key_context,
+    open_seal, read_body, seal_to,
 };
-use ledger::payload::identity::{IdentityAction, IdentityName, IdentityOperation, sign_into};
-use ledger::{
-    BlockHeight, CoinInput, CoinOutput, Condition, Fulfillment, Hash32, IdentityId, PublicKey,
-    Timestamp, Transaction, TransactionId,
-};
+use ledger::payload::identity::IdentityAction;
+use ledger::{Hash32, IdentityId, Timestamp};
 use rand_core::OsRng;
-
-const FEE_PAYER: u8 = 4;
-
-/// A chain holding identities, and a chat state next to it.
-struct Chat {
-    net: Net,
-    chat: ChatState,
-    operations: u64,
-}
-
-impl Chat {
-    /// Registers one identity per `(name, key seed)`, all in one block.
-    fn new(people: &[(&str, u8)]) -> (Chat, Vec<IdentityId>) {
-        let mut net = Net::new(test_config());
-        let payer = key(FEE_PAYER);
-        let mut split = net.transfer(
-            &payer,
-            Condition::for_public_key(&payer.public_key()),
-            coins(1_000),
-            FEE,
-        );
-        for _ in 0..10 {
-            split.coin_outputs.insert(
-                0,
-                CoinOutput {
-                    value: coins(1_000),
-                    condition: Condition::for_public_key(&payer.public_key()),
-                },
-            );
-        }
-        let change = split.coin_outputs.last_mut().unwrap();
-        change.value = change.value.checked_sub(coins(10_000)).unwrap();
-        sign_coin_inputs(&mut split, &net.params(), &payer);
-        net.mine(vec![split]);
-        let mut chat = Chat {
-            net,
-            chat: ChatState::default(),
-            operations: 0,
-        };
-        let registrations: Vec<(Transaction, TransactionId)> = people
-            .iter()
-            .enumerate()
-            .map(|(index, (name, seed))| {
-                let signer = key(*seed);
-                chat.identity_tx(
-                    index,
-                    IdentityAction::Register {
-                        name: IdentityName((*name).into()),
-                        public_key: signer.public_key(),
-                    },
-                    &signer,
-                    None,
-                )
-            })
-            .collect();
-        let ids = registrations
-            .iter()
-            .map(|(_, id)| IdentityId::for_registration(id))
-            .collect();
-        chat.net
-            .mine(registrations.into_iter().map(|(tx, _)| tx).collect());
-        (chat, ids)
-    }
-
-    /// An identity transaction paid from the payer's `index`-th split output.
-    fn identity_tx(
-        &self,
-        index: usize,
-        action: IdentityAction,
-        signer: &SecretKey,
-        new_key: Option<&SecretKey>,
-    ) -> (Transaction, TransactionId) {
-        let payer = key(FEE_PAYER);
-        let mut outputs: Vec<_> = self
-            .net
-            .coins_of(&payer)
-            .into_iter()
-            .filter(|(_, output)| output.value == coins(1_000))
-            .collect();
-        outputs.sort_by_key(|(id, _)| *id);
-        let (parent_id, output) = outputs[index].clone();
-        let mut transaction = Transaction {
-            coin_inputs: vec![CoinInput {
-                parent_id,
-                fulfillment: Fulfillment::Nil,
-            }],
-            coin_outputs: vec![CoinOutput {
-                value: output.value.checked_sub(FEE).unwrap(),
-                condition: Condition::for_public_key(&payer.public_key()),
-            }],
-            fee: FEE,
-            ..Transaction::new()
-        };
-        let id = sign_into(
-            &mut transaction,
-            IdentityOperation::unsigned(action, signer.public_key()),
-            &self.net.params().chain_id,
-            signer,
-            new_key,
-        );
-        sign_coin_inputs(&mut transaction, &self.net.params(), &payer);
-        (transaction, id)
-    }
-
-    fn identities(&self) -> &IdentityState {
-        self.net
-            .chain
-            .state()
-            .domain::<IdentityState>()
-            .expect("standard domains include identity")
-    }
-
-    fn chain_id(&self) -> ledger::ChainId {
-        self.net.params().chain_id
-    }
-
-    /// Signs `action` with `signer`, checks it (stateless and stateful),
-    /// verifies its signature, applies it, and returns its transaction ID
-    /// and events.
-    fn try_run(
-        &mut self,
-        action: ChatAction,
-        signer: &SecretKey,
-    ) -> Result<(TransactionId, Vec<ChatEvent>), ChatRuleError> {
-        self.operations += 1;
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&self.operations.to_le_bytes());
-        let transaction_id = TransactionId(Hash32(seed));
-        let mut operation = ChatOperation::unsigned(action, signer.public_key());
-        operation.sign(&self.chain_id(), &transaction_id, signer);
-        let mut paying = Transaction::new();
-        paying.coin_inputs.push(CoinInput {
-            parent_id: ledger::CoinOutputId(Hash32([1; 32])),
-            fulfillment: Fulfillment::Nil,
-        });
-        operation.check(&paying).unwrap();
-        let params = self.net.params();
-        let context = DomainContext {
-            params: &params,
-            height: BlockHeight(2),
-            timestamp: Timestamp(1_000),
-            transaction_index: 0,
-            transaction_id: &transaction_id,
-        };
-        let change = chat::prepare(&self.chat, self.identities(), &operation, &context)?;
-        for signature in &change.signatures {
-            ledger::crypto::verify_signature(
-                &signature.public_key,
-                signature.message.as_bytes(),
-                &signature.signature,
-            )
-            .unwrap();
-        }
-        let before = self.chat.clone();
-        self.chat.apply_change(&change.change).unwrap();
-        let after = self.chat.clone();
-        self.chat.revert_change(&change.change).unwrap();
-        assert_eq!(self.chat, before, "revert restores the state");
-        self.chat.apply_change(&change.change).unwrap();
-        assert_eq!(self.chat.state_commitment(), after.state_commitment());
-        let events = change
-            .events
-            .iter()
-            .map(|(kind, data)| {
-                let event = ChatEvent::decode(data).unwrap();
-                assert_eq!(event.kind(), kind);
-                event
-            })
-            .collect();
-        Ok((transaction_id, events))
-    }
-
-    fn run(&mut self, action: ChatAction, signer: &SecretKey) -> (TransactionId, Vec<ChatEvent>) {
-        self.try_run(action, signer).unwrap()
-    }
-
-    fn refused(&mut self, action: ChatAction, signer: &SecretKey, expected: ChatRuleError) {
-        let before = self.chat.clone();
-        assert_eq!(self.try_run(action, signer).unwrap_err(), expected);
-        assert_eq!(self.chat, before, "a refused operation changes nothing");
-    }
-
-    /// A group channel of `creator` with `members`, its epoch-0 key sealed
-    /// to everyone's key.
-    fn group(
-        &mut self,
-        creator: (IdentityId, &SecretKey),
-        members: &[(IdentityId, MemberRole, PublicKey)],
-    ) -> (ChannelId, ContentKey) {
-        let group_key = ContentKey::random(&mut OsRng);
-        // The channel ID follows from the transaction ID, which the seal
-        // context needs: sealing happens after the ID is known.
-        let next = {
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&(self.operations + 1).to_le_bytes());
-            ChannelId::for_transaction(&TransactionId(Hash32(seed)))
-        };
-        let mut recipients = vec![(creator.0, creator.1.public_key())];
-        recipients.extend(members.iter().map(|(member, _, key)| (*member, *key)));
-        let seals = seal_to(
-            &group_key,
-            &recipients,
-            &group_key_context(&self.chain_id(), &next, 0),
-            &mut OsRng,
-        )
-        .unwrap();
-        let (id, _) = self.run(
-            ChatAction::CreateChannel {
-                creator: creator.0,
-                kind: ChannelKind::Group,
-                name: "team".into(),
-                members: members.iter().map(|(id, role, _)| (*id, *role)).collect(),
-                seals,
-            },
-            creator.1,
-        );
-        let channel = ChannelId::for_transaction(&id);
-        assert_eq!(channel, next);
-        (channel, group_key)
-    }
-}
-
-fn text(text: &str) -> MessageContent {
-    MessageContent {
-        text: text.into(),
-        ..MessageContent::default()
-    }
-}
-
-fn posted(events: &[ChatEvent]) -> (MessageId, MessageBody) {
-    events
-        .iter()
-        .find_map(|event| match event {
-            ChatEvent::MessagePosted { message, body, .. } => Some((*message, body.clone())),
-            _ => None,
-        })
-        .unwrap()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
-}
 
 #[test]
 fn a_direct_message_is_read_in_clear_by_its_members_only() {
@@ -771,7 +521,6 @@ fn a_rotated_key_cannot_act_and_seals_go_to_active_keys() {
     let (alice, bob) = (ids[0], ids[1]);
     // Bob rotates from key 11 to key 21.
     let (rotation, _) = chat.identity_tx(
-        5,
         IdentityAction::RotateKey {
             identity: bob,
             old_key: key(11).public_key(),
