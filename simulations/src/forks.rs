@@ -380,8 +380,19 @@ pub fn write(result: &ForkResult, out: &mut Outputs) -> Result<(), SimulationErr
     let p = &result.params;
     let finality = result.cells.first().map_or(0, |c| c.finality_depth);
     out.text(&format!(
-        "Seed {}; {} nodes with equal stake, each running its own real chain (fork choice by cumulative difficulty with the surpass threshold, finality depth {finality} from `{}`); target window {}, stake modifier delay {}. Each cell creates {} blocks; a block reaches each other node after half the mean delay plus an exponential draw of the other half. Fork rate = share of created blocks not on the final best chain.",
-        p.seed, p.nodes, p.network, p.target_window, p.stake_modifier_delay, p.blocks
+        "Seed {}; {} nodes ({}), each running its own real chain (fork choice by cumulative difficulty with the surpass threshold, finality depth {finality} from `{}`) and creating blocks as the node does; target window {}, stake modifier delay {}. Each cell creates {} blocks; a block reaches each other node after half the mean delay plus an exponential draw of the other half. Fork rate = share of created blocks not on the final best chain.",
+        p.seed,
+        p.nodes,
+        if p.equal_stake {
+            "equal stakes".to_owned()
+        } else {
+            let stakes: Vec<String> = node_stakes(p).iter().map(|(s, _)| s.to_string()).collect();
+            format!("stakes {}", stakes.join(", "))
+        },
+        p.network,
+        p.target_window,
+        p.stake_modifier_delay,
+        p.blocks
     ));
     let mut table = Table::new(&[
         "frequency_s",

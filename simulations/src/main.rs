@@ -43,79 +43,57 @@ enum Simulation {
     All,
 }
 
-fn run(simulation: Simulation, cli: &Cli, dir: PathBuf) -> anyhow::Result<()> {
-    let seed = cli.seed;
-    let short = cli.short;
-    let (title, name) = match simulation {
-        Simulation::StakeFairness => ("Stake fairness and difficulty", "stake-fairness"),
-        Simulation::Forks => ("Forks under propagation delay", "forks"),
-        Simulation::Grinding => ("Timestamp and grinding bounds", "grinding"),
-        Simulation::Storage => ("Storage durability", "storage"),
-        Simulation::Compute => ("Compute scheduling", "compute"),
-        Simulation::All => {
-            for each in [
-                Simulation::StakeFairness,
-                Simulation::Forks,
-                Simulation::Grinding,
-                Simulation::Storage,
-                Simulation::Compute,
-            ] {
-                let sub = match each {
-                    Simulation::StakeFairness => "stake-fairness",
-                    Simulation::Forks => "forks",
-                    Simulation::Grinding => "grinding",
-                    Simulation::Storage => "storage",
-                    Simulation::Compute => "compute",
-                    Simulation::All => continue,
-                };
-                run(each, cli, dir.join(sub))?;
-            }
-            return Ok(());
+impl Simulation {
+    const EACH: [Simulation; 5] = [
+        Simulation::StakeFairness,
+        Simulation::Forks,
+        Simulation::Grinding,
+        Simulation::Storage,
+        Simulation::Compute,
+    ];
+
+    /// Subcommand (and subdirectory) name and report title.
+    fn name_and_title(self) -> (&'static str, &'static str) {
+        match self {
+            Simulation::StakeFairness => ("stake-fairness", "Stake fairness and difficulty"),
+            Simulation::Forks => ("forks", "Forks under propagation delay"),
+            Simulation::Grinding => ("grinding", "Timestamp and grinding bounds"),
+            Simulation::Storage => ("storage", "Storage durability"),
+            Simulation::Compute => ("compute", "Compute scheduling"),
+            Simulation::All => ("all", "All simulations"),
         }
-    };
-    eprintln!("{name}: seed {seed}, writing {}", dir.display());
+    }
+}
+
+/// Runs `$module::run` with its full or short parameters and writes the
+/// result with `$module::write`.
+macro_rules! simulate {
+    ($module:ident, $params:ident, $cli:expr, $out:expr) => {{
+        let params = if $cli.short {
+            $module::$params::short($cli.seed)
+        } else {
+            $module::$params::full($cli.seed)
+        };
+        $module::write(&$module::run(&params)?, $out)?;
+    }};
+}
+
+fn run(simulation: Simulation, cli: &Cli, dir: PathBuf) -> anyhow::Result<()> {
+    if simulation == Simulation::All {
+        for each in Simulation::EACH {
+            run(each, cli, dir.join(each.name_and_title().0))?;
+        }
+        return Ok(());
+    }
+    let (name, title) = simulation.name_and_title();
+    eprintln!("{name}: seed {}, writing {}", cli.seed, dir.display());
     let mut out = Outputs::create(&dir, title)?;
     match simulation {
-        Simulation::StakeFairness => {
-            let params = if short {
-                stake::StakeParams::short(seed)
-            } else {
-                stake::StakeParams::full(seed)
-            };
-            stake::write(&stake::run(&params)?, &mut out)?;
-        }
-        Simulation::Forks => {
-            let params = if short {
-                forks::ForkParams::short(seed)
-            } else {
-                forks::ForkParams::full(seed)
-            };
-            forks::write(&forks::run(&params)?, &mut out)?;
-        }
-        Simulation::Grinding => {
-            let params = if short {
-                grinding::GrindingParams::short(seed)
-            } else {
-                grinding::GrindingParams::full(seed)
-            };
-            grinding::write(&grinding::run(&params)?, &mut out)?;
-        }
-        Simulation::Storage => {
-            let params = if short {
-                storage::StorageParams::short(seed)
-            } else {
-                storage::StorageParams::full(seed)
-            };
-            storage::write(&storage::run(&params)?, &mut out)?;
-        }
-        Simulation::Compute => {
-            let params = if short {
-                compute::ComputeParams::short(seed)
-            } else {
-                compute::ComputeParams::full(seed)
-            };
-            compute::write(&compute::run(&params)?, &mut out)?;
-        }
+        Simulation::StakeFairness => simulate!(stake, StakeParams, cli, &mut out),
+        Simulation::Forks => simulate!(forks, ForkParams, cli, &mut out),
+        Simulation::Grinding => simulate!(grinding, GrindingParams, cli, &mut out),
+        Simulation::Storage => simulate!(storage, StorageParams, cli, &mut out),
+        Simulation::Compute => simulate!(compute, ComputeParams, cli, &mut out),
         Simulation::All => {}
     }
     let report = out.finish()?;

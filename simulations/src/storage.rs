@@ -13,14 +13,24 @@
 //! Every policy sees the same failure trace (same seed), so their losses
 //! compare like for like.
 //!
-//! Placement goes through [`Placement`]; [`Rendezvous`] is the
-//! simulation's own rendezvous hashing across failure domains (at most
-//! `⌈n / datacenters⌉` shards of an object per datacenter), used until the
-//! chain's storage placement function exists.
+//! Placement is the chain's own function
+//! ([`chain::domains::storage::placement`]): [`place`] for the first
+//! placement, [`rebalance`] for the node a lost shard is rebuilt on. Each
+//! policy's tolerance is one whole datacenter plus as many nodes as its
+//! parity allows with the fewest shards per datacenter
+//! (`⌈n / datacenters⌉`), which fixes the placement's per-datacenter cap.
+//! Nodes of a datacenter in an outage are `Degraded` (they keep their
+//! shards, take no new ones); destroyed nodes are unregistered until
+//! replaced. Repairs rebuild only lost shards; no healthy shard is moved.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use chain::domains::storage::placement::{PlacementNode, PlacementRequest, place, rebalance};
+use ledger::Hash32;
+use ledger::payload::storage::{
+    DomainLevel, ErasurePolicy, FailureDomain, NodeState, ObjectId, StorageNodeId, Tolerance,
+};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -93,7 +103,7 @@ impl StorageParams {
             seed,
             datacenters: 8,
             nodes_per_datacenter: 12,
-            objects: 2_000,
+            objects: 1_000,
             object_gib: 1.0,
             years: 10.0,
             runs: 10,
@@ -124,6 +134,12 @@ impl StorageParams {
             runs: 2,
             ..StorageParams::full(seed)
         }
+    }
+
+    /// The node indexes of `datacenter`.
+    fn nodes_of(&self, datacenter: usize) -> std::ops::Range<usize> {
+        let first = datacenter * self.nodes_per_datacenter;
+        first..first + self.nodes_per_datacenter
     }
 
     fn check(&self) -> Result<(), SimulationError> {
@@ -171,69 +187,49 @@ impl StorageParams {
     }
 }
 
-/// A storage node as placement sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct NodeView {
-    pub datacenter: usize,
-    /// Up, reachable and able to take shards.
-    pub usable: bool,
+fn hash_of(kind: u8, index: usize) -> Hash32 {
+    let mut bytes = [0u8; 32];
+    bytes[0] = kind;
+    bytes[24..].copy_from_slice(&(index as u64).to_be_bytes());
+    Hash32(bytes)
 }
 
-/// Chooses nodes for an object's shards.
-pub trait Placement {
-    /// `count` distinct usable nodes for `object`, none of `taken` (nodes
-    /// already holding its shards, whose datacenters count towards the
-    /// per-datacenter limit); fewer if not enough nodes can take them.
-    fn place(&self, object: u64, count: usize, taken: &[usize], nodes: &[NodeView]) -> Vec<usize>;
-}
-
-/// Rendezvous (highest random weight) hashing with a per-datacenter cap
-/// of `⌈shards / datacenters⌉`; the cap is lifted only when no node
-/// within it remains.
-pub struct Rendezvous {
-    pub shards: usize,
-    pub datacenters: usize,
-}
-
-fn mix(mut value: u64) -> u64 {
-    // splitmix64's finaliser.
-    value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    value ^ (value >> 31)
-}
-
-impl Placement for Rendezvous {
-    fn place(&self, object: u64, count: usize, taken: &[usize], nodes: &[NodeView]) -> Vec<usize> {
-        let cap = self.shards.div_ceil(self.datacenters.max(1));
-        let mut per_datacenter = vec![0usize; self.datacenters];
-        for node in taken {
-            if let Some(view) = nodes.get(*node) {
-                per_datacenter[view.datacenter] += 1;
-            }
-        }
-        let mut ranked: Vec<(u64, usize)> = nodes
-            .iter()
-            .enumerate()
-            .filter(|(index, view)| view.usable && !taken.contains(index))
-            .map(|(index, _)| (mix(mix(object) ^ index as u64), index))
-            .collect();
-        ranked.sort_unstable_by(|a, b| b.cmp(a));
-        let mut chosen = Vec::with_capacity(count);
-        for within_cap in [true, false] {
-            for (_, index) in &ranked {
-                if chosen.len() == count {
-                    return chosen;
-                }
-                let datacenter = nodes[*index].datacenter;
-                if chosen.contains(index) || (within_cap && per_datacenter[datacenter] >= cap) {
-                    continue;
-                }
-                per_datacenter[datacenter] += 1;
-                chosen.push(*index);
-            }
-        }
-        chosen
-    }
+/// The chain's erasure policy for `policy` on `datacenters` datacenters:
+/// tolerate one datacenter plus the nodes the parity has left with
+/// `⌈n / datacenters⌉` shards per datacenter (no datacenter when the
+/// parity cannot cover that many).
+pub fn erasure_policy(
+    policy: &Policy,
+    datacenters: usize,
+) -> Result<ErasurePolicy, SimulationError> {
+    let cap = policy.shards().div_ceil(datacenters.max(1));
+    let (domains, nodes) = if policy.parity >= cap {
+        (1, policy.parity - cap)
+    } else {
+        (0, policy.parity)
+    };
+    let convert = |value: usize| {
+        u8::try_from(value).map_err(|_| SimulationError::Parameter {
+            name: "policies",
+            problem: format!("{}: {value} does not fit a shard count", policy.name()),
+        })
+    };
+    let erasure = ErasurePolicy {
+        data_shards: convert(policy.data)?,
+        parity_shards: convert(policy.parity)?,
+        tolerance: Tolerance {
+            level: DomainLevel::Datacenter,
+            domains: convert(domains)?,
+            nodes: convert(nodes)?,
+        },
+    };
+    erasure
+        .validate()
+        .map_err(|error| SimulationError::Parameter {
+            name: "policies",
+            problem: error.to_string(),
+        })?;
+    Ok(erasure)
 }
 
 /// One policy's totals over every run.
@@ -301,7 +297,11 @@ fn failure_trace(params: &StorageParams, run: usize) -> Vec<(u64, Failure, bool)
 struct Store<'a> {
     params: &'a StorageParams,
     policy: &'a Policy,
-    placement: &'a dyn Placement,
+    erasure: ErasurePolicy,
+    node_ids: Vec<StorageNodeId>,
+    domains: Vec<FailureDomain>,
+    /// Cache of the placement view of the nodes.
+    registered: Option<Vec<PlacementNode>>,
     /// Per node: failed (no data, awaiting replacement).
     failed: Vec<bool>,
     datacenter_down: Vec<bool>,
@@ -321,16 +321,39 @@ impl Store<'_> {
         node / self.params.nodes_per_datacenter
     }
 
-    fn views(&self) -> Vec<NodeView> {
+    /// [`Store::placement_nodes`], rebuilt only after a node or
+    /// datacenter changed state.
+    fn registered(&mut self) -> &[PlacementNode] {
+        if self.registered.is_none() {
+            self.registered = Some(self.placement_nodes());
+        }
+        self.registered.as_deref().unwrap_or_default()
+    }
+
+    /// The registered nodes as placement sees them: destroyed ones are
+    /// absent, those of a datacenter in an outage are degraded.
+    fn placement_nodes(&self) -> Vec<PlacementNode> {
         (0..self.failed.len())
-            .map(|node| {
-                let datacenter = self.datacenter_of(node);
-                NodeView {
-                    datacenter,
-                    usable: !self.failed[node] && !self.datacenter_down[datacenter],
-                }
+            .filter(|node| !self.failed[*node])
+            .map(|node| PlacementNode {
+                id: self.node_ids[node],
+                domain: self.domains[node].clone(),
+                free_bytes: u64::MAX,
+                state: if self.datacenter_down[self.datacenter_of(node)] {
+                    NodeState::Degraded
+                } else {
+                    NodeState::Healthy
+                },
             })
             .collect()
+    }
+
+    fn request(&self, object: usize) -> PlacementRequest {
+        PlacementRequest {
+            object: ObjectId(hash_of(2, object)),
+            policy: self.erasure,
+            shard_bytes: 1,
+        }
     }
 
     fn reachable(&self, object: usize) -> usize {
@@ -343,6 +366,7 @@ impl Store<'_> {
 
     fn destroy_node(&mut self, node: usize, now: u64) {
         self.failed[node] = true;
+        self.registered = None;
         for (object, slot) in std::mem::take(&mut self.held[node]) {
             self.shards[object][slot] = None;
             if self.lost[object] {
@@ -369,13 +393,15 @@ impl Store<'_> {
         if self.lost[object] || self.shards[object][slot].is_some() {
             return;
         }
-        let taken: Vec<usize> = self.shards[object].iter().flatten().copied().collect();
-        let views = self.views();
-        let target = self
-            .placement
-            .place(object as u64, 1, &taken, &views)
-            .first()
-            .copied();
+        let current: Vec<Option<StorageNodeId>> = self.shards[object]
+            .iter()
+            .map(|holder| holder.map(|node| self.node_ids[node]))
+            .collect();
+        let request = self.request(object);
+        let target = rebalance(&request, self.registered(), &current)
+            .ok()
+            .and_then(|placement| placement.shards.get(slot).copied())
+            .and_then(|id| self.node_ids.iter().position(|node| *node == id));
         match target {
             Some(node) if self.reachable(object) >= self.policy.data => {
                 self.shards[object][slot] = Some(node);
@@ -407,12 +433,9 @@ fn simulate_policy(
     params: &StorageParams,
     policy: &Policy,
     traces: &[Vec<(u64, Failure, bool)>],
-) -> PolicyResult {
+) -> Result<PolicyResult, SimulationError> {
     let nodes = params.datacenters * params.nodes_per_datacenter;
-    let placement = Rendezvous {
-        shards: policy.shards(),
-        datacenters: params.datacenters,
-    };
+    let erasure = erasure_policy(policy, params.datacenters)?;
     let years = params.years.ceil() as usize;
     let mut result = PolicyResult {
         policy: policy.clone(),
@@ -427,7 +450,18 @@ fn simulate_policy(
         let mut store = Store {
             params,
             policy,
-            placement: &placement,
+            erasure,
+            node_ids: (0..nodes)
+                .map(|node| StorageNodeId(hash_of(1, node)))
+                .collect(),
+            domains: (0..nodes)
+                .map(|node| FailureDomain {
+                    region: "sim".to_owned(),
+                    datacenter: format!("dc{}", node / params.nodes_per_datacenter),
+                    farm: format!("farm{node}"),
+                })
+                .collect(),
+            registered: None,
             failed: vec![false; nodes],
             datacenter_down: vec![false; params.datacenters],
             shards: Vec::with_capacity(params.objects),
@@ -441,9 +475,19 @@ fn simulate_policy(
             result,
             lost_this_year: vec![false; years],
         };
-        let views = store.views();
+        let registered = store.placement_nodes();
         for object in 0..params.objects {
-            let chosen = placement.place(object as u64, policy.shards(), &[], &views);
+            let placed = place(&store.request(object), &registered).map_err(|error| {
+                SimulationError::Parameter {
+                    name: "policies",
+                    problem: format!("{}: {error}", policy.name()),
+                }
+            })?;
+            let chosen: Vec<usize> = placed
+                .shards
+                .iter()
+                .filter_map(|id| store.node_ids.iter().position(|node| node == id))
+                .collect();
             for (slot, node) in chosen.iter().enumerate() {
                 store.held[*node].push((object, slot));
             }
@@ -481,22 +525,25 @@ fn simulate_policy(
             };
             match *failure {
                 Failure::Node(node) => store.destroy_node(node, now),
-                Failure::NodeReplaced(node) => store.failed[node] = false,
+                Failure::NodeReplaced(node) => {
+                    store.failed[node] = false;
+                    store.registered = None;
+                }
                 Failure::Outage(datacenter) => {
                     store.datacenter_down[datacenter] = true;
+                    store.registered = None;
                     if *destroys {
-                        let first = datacenter * params.nodes_per_datacenter;
-                        for node in first..first + params.nodes_per_datacenter {
+                        for node in params.nodes_of(datacenter) {
                             store.destroy_node(node, now);
                         }
                     }
                 }
                 Failure::Restored(datacenter) => {
                     store.datacenter_down[datacenter] = false;
+                    store.registered = None;
                     if *destroys {
                         // Rebuilt with new, empty nodes.
-                        let first = datacenter * params.nodes_per_datacenter;
-                        for node in first..first + params.nodes_per_datacenter {
+                        for node in params.nodes_of(datacenter) {
                             store.failed[node] = false;
                         }
                     }
@@ -507,7 +554,7 @@ fn simulate_policy(
         result.years_with_loss += store.lost_this_year.iter().filter(|l| **l).count() as u64;
         result.years += years as u64;
     }
-    result
+    Ok(result)
 }
 
 /// Runs every policy over the same failure traces.
@@ -530,7 +577,7 @@ pub fn run(params: &StorageParams) -> Result<StorageResult, SimulationError> {
         .policies
         .iter()
         .map(|policy| simulate_policy(params, policy, &traces))
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(StorageResult {
         params: params.clone(),
         policies,
@@ -544,7 +591,7 @@ pub fn run(params: &StorageParams) -> Result<StorageResult, SimulationError> {
 pub fn write(result: &StorageResult, out: &mut Outputs) -> Result<(), SimulationError> {
     let p = &result.params;
     out.text(&format!(
-        "Seed {}; {} datacenters × {} nodes, {} objects of {} GiB, {} runs of {} years (every policy sees the same failure trace). Node MTTF {} years (data destroyed; replaced empty after a mean {} h); shard rebuild after a mean {} h; each datacenter fails every {} years on average for a mean {} h, destroying its disks with probability {}. Over all runs: {} node failures, {} datacenter outages, {} datacenters destroyed. Placement: the simulation's rendezvous hashing with at most ⌈n / datacenters⌉ shards of an object per datacenter (the chain's storage placement function had not landed).",
+        "Seed {}; {} datacenters × {} nodes, {} objects of {} GiB, {} runs of {} years (every policy sees the same failure trace). Node MTTF {} years (data destroyed; replaced empty after a mean {} h); shard rebuild after a mean {} h; each datacenter fails every {} years on average for a mean {} h, destroying its disks with probability {}. Over all runs: {} node failures, {} datacenter outages, {} datacenters destroyed. Placement: the chain's `chain::domains::storage::placement` (rendezvous ranking, per-datacenter cap from each policy's tolerance of one datacenter plus the nodes its parity leaves; `rebalance` picks the node a lost shard is rebuilt on).",
         p.seed,
         p.datacenters,
         p.nodes_per_datacenter,

@@ -2,10 +2,10 @@
 
 //! The storage simulation: a policy that tolerates the simulated failures
 //! loses nothing, one that tolerates none loses objects under the same
-//! trace, repairs read one object's worth per rebuilt shard, and placement
-//! spreads an object's shards over the datacenters.
+//! trace, and repairs read one object's worth per rebuilt shard. Placement
+//! is the chain's own function.
 
-use simulations::storage::{NodeView, Placement, Policy, Rendezvous, StorageParams, run};
+use simulations::storage::{Policy, StorageParams, erasure_policy, run};
 
 #[test]
 fn tolerant_policy_loses_nothing_and_fragile_one_does() {
@@ -38,33 +38,31 @@ fn tolerant_policy_loses_nothing_and_fragile_one_does() {
 }
 
 #[test]
-fn rendezvous_spreads_shards_over_datacenters() {
-    let nodes: Vec<NodeView> = (0..96)
-        .map(|index| NodeView {
-            datacenter: index / 12,
-            usable: index % 13 != 0,
-        })
-        .collect();
-    let placement = Rendezvous {
-        shards: 12,
-        datacenters: 8,
+fn policies_map_to_the_chains_tolerances() {
+    let replication = erasure_policy(&Policy { data: 1, parity: 2 }, 8).unwrap();
+    assert_eq!(replication.max_shards_per_domain(), 1);
+    let wide = erasure_policy(
+        &Policy {
+            data: 10,
+            parity: 4,
+        },
+        8,
+    )
+    .unwrap();
+    assert_eq!(wide.max_shards_per_domain(), 2);
+    assert_eq!(wide.tolerance.domains, 1);
+    // Not enough parity for a whole datacenter's shards: nodes only.
+    let thin = erasure_policy(&Policy { data: 8, parity: 0 }, 8).unwrap();
+    assert_eq!(thin.tolerance.domains, 0);
+    let params = StorageParams {
+        policies: vec![Policy {
+            data: 40,
+            parity: 40,
+        }],
+        ..StorageParams::short(1)
     };
-    for object in 0..200 {
-        let chosen = placement.place(object, 12, &[], &nodes);
-        assert_eq!(chosen.len(), 12);
-        assert_eq!(chosen, placement.place(object, 12, &[], &nodes));
-        let mut per_datacenter = [0; 8];
-        for node in &chosen {
-            assert!(nodes[*node].usable);
-            per_datacenter[nodes[*node].datacenter] += 1;
-        }
-        assert!(
-            per_datacenter.iter().all(|count| *count <= 2),
-            "{per_datacenter:?}"
-        );
-        let mut distinct = chosen.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        assert_eq!(distinct.len(), 12);
-    }
+    assert!(
+        run(&params).is_err(),
+        "a policy with 80 shards on 96 nodes was accepted"
+    );
 }
