@@ -445,6 +445,36 @@ pub fn write(result: &ForkResult, out: &mut Outputs) -> Result<(), SimulationErr
         remaining -= count;
     }
     out.csv("forks_reorg_depths", &table)?;
+    let mut limits = Table::new(&[
+        "network",
+        "finality_depth",
+        "reorgs_deeper",
+        "share_of_reorgs",
+        "cells_with_one",
+    ]);
+    for name in ["devnet", "testnet", "mainnet"] {
+        let depth = ChainConfig::shipped(name)?.consensus.finality_depth;
+        let deeper = |cell: &Cell| cell.reorgs.iter().filter(|d| **d > depth).count();
+        let count: usize = result.cells.iter().map(deeper).sum();
+        limits.push(vec![
+            name.to_owned(),
+            depth.to_string(),
+            count.to_string(),
+            fixed(count as f64 / total_reorgs.max(1) as f64, 6),
+            result
+                .cells
+                .iter()
+                .filter(|cell| deeper(cell) > 0)
+                .map(|cell| format!("{} s / {} ms", cell.frequency, cell.delay_ms))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ]);
+    }
+    out.csv("forks_finality", &limits)?;
+    out.text(&format!(
+        "Reorganisations that would exceed each shipped network's finality depth (on a network with that depth a node refuses such a reorganisation and stays on its branch):\n\n{}",
+        limits.to_markdown()
+    ));
     let deepest = depths.keys().next_back().copied().unwrap_or(0);
     out.text(&format!(
         "Over all cells the nodes performed {total_reorgs} reorganisations, the deepest {deepest} blocks; {refused} were refused for exceeding the finality depth of {finality} blocks. With no deep reorganisation observed in {total_reorgs}, the rate of reorganisations beyond the finality depth is below {} per reorganisation (95 % upper bound, rule of three) for these delays.",
