@@ -13,12 +13,16 @@
 //! * [`registry`]: every read model the projector runs.
 //! * [`explorer`]: the explorer read model (blocks, transactions, outputs,
 //!   addresses, statistics, history; see `docs/read-models.md`).
+//! * [`identity`]: the identity read model (identities, keys, attributes,
+//!   attestations, organizations, roles, invitations, vouches,
+//!   authorizations; see `docs/identity.md`).
 
 pub mod batch;
 pub mod chat;
 pub mod checkpoint;
 pub mod error;
 pub mod explorer;
+pub mod identity;
 pub mod model;
 pub mod registry;
 pub mod runner;

@@ -6,14 +6,19 @@ use chain::ChainConfig;
 
 use crate::chat::Chat;
 use crate::explorer::Explorer;
+use crate::identity::Identity;
 use crate::model::ReadModel;
 
 /// Names of all read models, in the order the projector starts them.
-pub const MODEL_NAMES: [&str; 2] = ["explorer", "chat"];
+pub const MODEL_NAMES: [&str; 3] = ["explorer", "chat", "identity"];
 
 /// All read models of the network `config` describes.
 pub fn all(config: Arc<ChainConfig>) -> Vec<Arc<dyn ReadModel>> {
-    vec![Arc::new(Explorer::new(config)), Arc::new(Chat)]
+    vec![
+        Arc::new(Explorer::new(config)),
+        Arc::new(Chat),
+        Arc::new(Identity::new()),
+    ]
 }
 
 #[cfg(test)]

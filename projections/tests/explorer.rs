@@ -12,18 +12,17 @@
 
 #[path = "../../ledger/chain/tests/common/mod.rs"]
 mod common;
+#[path = "support/harness.rs"]
+mod harness;
 #[path = "support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use async_nats::jetstream;
-use chain::stream::{self, BlockMessage, BlockMessageKind};
-use chain::{ChainUpdate, Direction};
 use common::{FEE, Net, coins, config_with, key, sign_coin_inputs};
-use devenv::{Settings, TestDatabase};
+use harness::Harness;
 use ledger::condition::{AtomicSwapCondition, TimeLockCondition};
 use ledger::crypto::SecretKey;
 use ledger::payload::NotaryRecord;
@@ -31,116 +30,9 @@ use ledger::{
     Address, BlockHeight, CoinInput, CoinOutput, Condition, Currency, Fulfillment, Hash32,
     MultisigCondition, Payload, TimeLockedCondition, Timestamp, Transaction,
 };
-use projections::ProjectionError;
-use projections::batch::{BatchSettings, StreamMessage, apply_batch};
 use projections::explorer::rows::address_bytes;
 use projections::explorer::{EXPLORER_MIGRATOR, Explorer};
-use projections::runner::{ModelMetrics, Runner, RunnerConfig, rebuild};
-use projections::schema;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection, Row};
-use support::TestServices;
-use tokio_util::sync::CancellationToken;
-
-struct Harness {
-    settings: Settings,
-    db: TestDatabase,
-    options: PgConnectOptions,
-    client: async_nats::Client,
-    js: jetstream::Context,
-    network: String,
-    outbox: u64,
-    /// Every applied message, in publishing order (for the replay check).
-    published: Vec<BlockMessage>,
-}
-
-impl Harness {
-    async fn new() -> Harness {
-        let TestServices {
-            settings,
-            db,
-            options,
-            client,
-            js,
-        } = TestServices::connect().await;
-        let network = support::create_stream(&js, "explorer").await;
-        Harness {
-            settings,
-            db,
-            options,
-            client,
-            js,
-            network,
-            outbox: 0,
-            published: Vec::new(),
-        }
-    }
-
-    async fn publish(&mut self, message: BlockMessage) {
-        self.outbox += 1;
-        let mut message = message;
-        message.outbox_sequence = self.outbox;
-        support::publish(&self.js, &self.network, &message, message.encode()).await;
-        self.published.push(message);
-    }
-
-    /// Publishes a chain update as the node does: one message per
-    /// reverted block (tip first, its inverted events), then one per
-    /// applied block (its events).
-    async fn publish_update(&mut self, net: &Net, update: &ChainUpdate) {
-        for (ids, kind, direction) in [
-            (
-                &update.reverted,
-                BlockMessageKind::Reverted,
-                Direction::Revert,
-            ),
-            (&update.applied, BlockMessageKind::Applied, Direction::Apply),
-        ] {
-            for id in ids {
-                let block = net.chain.block(id).unwrap().expect("stored block");
-                let height = net.chain.node(id).expect("indexed block").height;
-                let events = update
-                    .events
-                    .iter()
-                    .filter(|event| event.block == *id && event.direction == direction)
-                    .cloned()
-                    .collect();
-                self.publish(BlockMessage {
-                    kind,
-                    height,
-                    outbox_sequence: 0,
-                    block,
-                    events,
-                })
-                .await;
-            }
-        }
-    }
-
-    async fn last_seq(&self) -> u64 {
-        support::last_sequence(&self.js, &self.network).await
-    }
-
-    async fn connection(&self, schema_name: &str) -> PgConnection {
-        PgConnection::connect_with(&schema::options_for_schema(&self.options, schema_name))
-            .await
-            .unwrap()
-    }
-
-    /// Every row of every explorer table, as text, in a fixed order.
-    async fn dump(&self, schema_name: &str) -> BTreeMap<String, Vec<String>> {
-        support::dump(&self.options, schema_name).await
-    }
-
-    async fn finish(self) {
-        let _ = self
-            .js
-            .delete_stream(stream::stream_name(&self.network))
-            .await;
-        self.db.drop_database().await.unwrap();
-        drop(self.settings);
-    }
-}
+use sqlx::{Connection, Row};
 
 /// A signed payment from `owner`'s largest coin output to `outputs`, the
 /// change back to `owner`, with optional data and payload.
@@ -180,7 +72,7 @@ fn pay(
 async fn mine(h: &mut Harness, net: &mut Net, transactions: Vec<Transaction>) -> ledger::Block {
     let block = net.next_block(transactions);
     let update = net.accept(block.clone()).expect("own block is valid");
-    h.publish_update(net, &update).await;
+    h.publish_update(&net.chain, &update).await;
     block
 }
 
@@ -202,36 +94,9 @@ fn time_locked() -> Condition {
     })
 }
 
-async fn wait_for(
-    h: &Harness,
-    schema_name: &str,
-    seq: u64,
-    live: &mut tokio::task::JoinHandle<Result<(), ProjectionError>>,
-) {
-    let mut connection = h.connection(schema_name).await;
-    let started = Instant::now();
-    loop {
-        let at = schema::read_checkpoint(&mut connection, "explorer")
-            .await
-            .ok()
-            .flatten();
-        if at.is_some_and(|c| c.stream_seq >= seq) {
-            return;
-        }
-        if live.is_finished() {
-            panic!("the projector stopped: {:?}", live.await);
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "explorer did not reach stream sequence {seq} (at {at:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
-    let mut h = Harness::new().await;
+    let mut h = Harness::new("explorer").await;
     // Retarget every 10 blocks, so derived targets are exercised.
     let config = config_with(
         &[("initial_target", &format!("\"{}\"", "f".repeat(64)))],
@@ -241,35 +106,12 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
     let mut a = Net::new(config.clone());
     let mut b = Net::new(config.clone());
 
-    let mut runner_config = RunnerConfig::new(h.network.clone(), config.consensus.finality_depth);
-    runner_config.batch_size = 8;
-    runner_config.fetch_wait = Duration::from_millis(200);
-    runner_config.retry_delay = Duration::from_millis(200);
-    let shutdown = CancellationToken::new();
-    let mut live = {
-        let runner = Runner {
-            model: explorer.clone(),
-            schema_name: "explorer".to_owned(),
-            database: h.options.clone(),
-            nats: h.client.clone(),
-            config: runner_config.clone(),
-            metrics: Arc::new(ModelMetrics::default()),
-        };
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { runner.run(shutdown).await })
-    };
+    let mut live = h.start(explorer.clone(), &config);
 
     let started = Instant::now();
     // Genesis: the node publishes the configured block; it carries no
     // state events.
-    h.publish(BlockMessage {
-        kind: BlockMessageKind::Applied,
-        height: BlockHeight(0),
-        outbox_sequence: 0,
-        block: config.genesis.clone(),
-        events: Vec::new(),
-    })
-    .await;
+    h.publish_genesis(&config).await;
 
     // Block 1: a plain transfer with arbitrary data and a notary record.
     let document = Hash32([0x42; 32]);
@@ -346,7 +188,7 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
     for block in branch {
         let update = a.accept(block).expect("branch block");
         reverted += update.reverted.len();
-        h.publish_update(&a, &update).await;
+        h.publish_update(&a.chain, &update).await;
     }
     assert_eq!(reverted, 2, "the heavier branch replaced two blocks");
     // Pending: the pool announced a transfer and something else; mining
@@ -357,7 +199,7 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
         coins(7),
         FEE,
     );
-    wait_for(&h, "explorer", h.last_seq().await, &mut live).await;
+    h.wait_for("explorer", h.last_seq().await, &mut live).await;
     let mut db = h.connection("explorer").await;
     for (id, encoded) in [
         (pending.id().0.0.to_vec(), ledger::codec::encode(&pending)),
@@ -374,7 +216,7 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
         .unwrap();
     }
     mine(&mut h, &mut a, vec![pending.clone()]).await;
-    wait_for(&h, "explorer", h.last_seq().await, &mut live).await;
+    h.wait_for("explorer", h.last_seq().await, &mut live).await;
     let still_pending: Vec<Vec<u8>> =
         sqlx::query_scalar("DELETE FROM pending_transaction RETURNING id")
             .fetch_all(&mut db)
@@ -390,7 +232,7 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
     let tip = a.chain.height().0;
     assert_eq!(tip, 25);
     let last = h.last_seq().await;
-    wait_for(&h, "explorer", last, &mut live).await;
+    h.wait_for("explorer", last, &mut live).await;
     let incremental_took = started.elapsed();
 
     let mut db = h.connection("explorer").await;
@@ -661,61 +503,20 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
 
     // Folding only the final chain (no reorg) gives the same rows: the
     // reverted blocks left nothing behind.
-    schema::install(
-        &h.options,
-        "explorer_replay",
-        "explorer",
-        &EXPLORER_MIGRATOR,
-    )
-    .await
-    .unwrap();
-    let mut replay = h.connection("explorer_replay").await;
-    let final_chain: Vec<StreamMessage> = h
-        .published
-        .iter()
-        .filter(|m| {
-            m.kind == BlockMessageKind::Applied
-                && a.chain.main_chain_id(m.height) == Some(m.block_id())
-        })
-        .enumerate()
-        .map(|(i, m)| StreamMessage::from_stream(i as u64 + 1, m.encode().into()))
-        .collect();
-    assert_eq!(final_chain.len() as u64, tip + 1);
-    let outcome = apply_batch(
-        &mut replay,
-        explorer.as_ref(),
-        "explorer_replay",
-        &final_chain,
-        None,
-        BatchSettings {
-            finality_depth: config.consensus.finality_depth,
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome.applied, tip + 1);
-    replay.close().await.unwrap();
-    assert_eq!(h.dump("explorer_replay").await, incremental);
+    let replayed = h
+        .replay_main_chain(
+            explorer.as_ref(),
+            &EXPLORER_MIGRATOR,
+            &a.chain,
+            config.consensus.finality_depth,
+        )
+        .await;
+    assert_eq!(replayed, incremental);
 
     // Rebuild while the live writer runs: swapped in, same rows.
-    let rebuild_started = Instant::now();
-    let rebuilt = rebuild(
-        explorer.clone(),
-        h.options.clone(),
-        h.client.clone(),
-        runner_config,
-        CancellationToken::new(),
-        Arc::new(ModelMetrics::default()),
-    )
-    .await
-    .unwrap();
-    let rebuild_took = rebuild_started.elapsed();
-    assert_eq!(rebuilt.map(|c| c.height.0), Some(tip));
-    let rebuilt_dump = h.dump("explorer").await;
-    for (table, rows) in &incremental {
-        assert_eq!(rebuilt_dump.get(table), Some(rows), "table {table}");
-    }
-    assert_eq!(rebuilt_dump, incremental);
+    let rebuild_took = h
+        .check_rebuild(explorer.clone(), &live, tip, &incremental)
+        .await;
     eprintln!(
         "explorer: {} messages folded live in {incremental_took:?} (including chain building); rebuild took {rebuild_took:?}; rows per table: {:?}",
         last,
@@ -725,7 +526,5 @@ async fn explorer_folds_a_real_chain_with_a_reorg_and_equals_its_rebuild() {
             .collect::<Vec<_>>()
     );
 
-    shutdown.cancel();
-    live.await.unwrap().unwrap();
-    h.finish().await;
+    h.finish(live).await;
 }

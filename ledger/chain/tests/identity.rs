@@ -10,137 +10,23 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use chain::creator::assemble_block;
-use chain::domains::identity::{IdentityEvent, IdentityRuleError, IdentityState, KeyStatus};
+use chain::domains::identity::{IdentityEvent, IdentityRuleError, KeyStatus};
 use chain::mempool::{Mempool, MempoolConfig, PoolError};
 use chain::state::DomainError;
 use chain::validation::{BlockRuleError, TransactionRuleError};
 use chain::{Chain, ChainError, ChainUpdate, EventBody, RedbStore};
-use common::{FEE, Net, coins, key, sign_coin_inputs, test_config};
-use ledger::crypto::{SecretKey, SignatureError};
+use common::identity::{IdentityNet, commitment, identity_state, label, register_action};
+use common::{Net, key, test_config};
+use ledger::crypto::SignatureError;
 use ledger::payload::identity::{
-    AttributeLabel, IdentityAction, IdentityName, IdentityOperation, OrganizationPath, Role,
-    Subject, sign_into,
+    IdentityAction, IdentityName, IdentityOperation, OrganizationPath, Role, Subject, sign_into,
 };
-use ledger::{
-    AttributeCommitment, CoinInput, CoinOutput, CoinOutputId, Condition, Fulfillment, IdentityId,
-    OrganizationId, Transaction, TransactionId,
-};
+use ledger::{IdentityId, OrganizationId, Transaction};
 
-/// A test network whose fee payer (seed 4) holds many coin outputs, so
-/// several identity transactions fit in one block.
-struct Ids {
-    net: Net,
-    used: HashSet<CoinOutputId>,
-}
-
-const FEE_PAYER: u8 = 4;
-
-impl Ids {
-    fn new() -> Ids {
-        let mut net = Net::new(test_config());
-        let payer = key(FEE_PAYER);
-        let mut split = net.transfer(
-            &payer,
-            Condition::for_public_key(&payer.public_key()),
-            coins(1_000),
-            FEE,
-        );
-        for _ in 0..30 {
-            split.coin_outputs.insert(
-                0,
-                CoinOutput {
-                    value: coins(1_000),
-                    condition: Condition::for_public_key(&payer.public_key()),
-                },
-            );
-        }
-        let change = split.coin_outputs.last_mut().unwrap();
-        change.value = change.value.checked_sub(coins(30_000)).unwrap();
-        sign_coin_inputs(&mut split, &net.params(), &payer);
-        net.mine(vec![split]);
-        Ids {
-            net,
-            used: HashSet::new(),
-        }
-    }
-
-    /// A transaction carrying `action`, signed by `signer` (and `new_key`),
-    /// paid from an unused coin output of the fee payer.
-    fn tx(
-        &mut self,
-        action: IdentityAction,
-        signer: &SecretKey,
-        new_key: Option<&SecretKey>,
-    ) -> Transaction {
-        let payer = key(FEE_PAYER);
-        let (id, output) = self
-            .net
-            .coins_of(&payer)
-            .into_iter()
-            .filter(|(id, output)| !self.used.contains(id) && output.value == coins(1_000))
-            .min_by_key(|(id, _)| *id)
-            .expect("fee payer has an unused coin output");
-        self.used.insert(id);
-        let mut transaction = Transaction {
-            coin_inputs: vec![CoinInput {
-                parent_id: id,
-                fulfillment: Fulfillment::Nil,
-            }],
-            coin_outputs: vec![CoinOutput {
-                value: output.value.checked_sub(FEE).unwrap(),
-                condition: Condition::for_public_key(&payer.public_key()),
-            }],
-            fee: FEE,
-            ..Transaction::new()
-        };
-        let operation = IdentityOperation::unsigned(action, signer.public_key());
-        sign_into(
-            &mut transaction,
-            operation,
-            &self.net.params().chain_id,
-            signer,
-            new_key,
-        );
-        sign_coin_inputs(&mut transaction, &self.net.params(), &payer);
-        transaction
-    }
-
-    /// Mines `transactions` in one block; panics if refused.
-    fn mine(&mut self, transactions: Vec<Transaction>) -> ChainUpdate {
-        let block = self.net.next_block(transactions);
-        self.net.accept(block).expect("block is valid")
-    }
-
-    /// Mines one transaction and returns its ID.
-    fn run(&mut self, action: IdentityAction, signer: &SecretKey) -> TransactionId {
-        let transaction = self.tx(action, signer, None);
-        let id = transaction.id();
-        self.mine(vec![transaction]);
-        id
-    }
-
-    /// Registers `name` with key `seed`.
-    fn register(&mut self, name: &str, seed: u8) -> IdentityId {
-        let signer = key(seed);
-        let id = self.run(register_action(name, &signer), &signer);
-        IdentityId::for_registration(&id)
-    }
-
-    fn create_organization(&mut self, path: &str, creator: IdentityId, seed: u8) -> OrganizationId {
-        let id = self.run(
-            IdentityAction::CreateOrganization {
-                creator,
-                path: OrganizationPath(path.into()),
-            },
-            &key(seed),
-        );
-        OrganizationId::for_creation(&id)
-    }
-
+impl IdentityNet {
     /// The rule error a block with `transaction` is refused with.
     fn refused(&mut self, transaction: Transaction) -> BlockRuleError {
         let before = self.net.chain.state().commitment();
@@ -167,24 +53,6 @@ impl Ids {
         let error = self.net.accept(block).unwrap_err();
         assert_eq!(self.net.chain.state().commitment(), before);
         error
-    }
-
-    fn state(&self) -> &IdentityState {
-        identity_state(&self.net.chain)
-    }
-}
-
-fn identity_state<S: chain::ChainStore>(chain: &Chain<S>) -> &IdentityState {
-    chain
-        .state()
-        .domain::<IdentityState>()
-        .expect("standard domains include identity")
-}
-
-fn register_action(name: &str, signer: &SecretKey) -> IdentityAction {
-    IdentityAction::Register {
-        name: IdentityName(name.into()),
-        public_key: signer.public_key(),
     }
 }
 
@@ -216,17 +84,9 @@ fn identity_events(update: &ChainUpdate) -> Vec<IdentityEvent> {
         .collect()
 }
 
-fn label(text: &str) -> AttributeLabel {
-    AttributeLabel(text.into())
-}
-
-fn commitment(value: &str) -> AttributeCommitment {
-    AttributeCommitment::compute(&[7; 32], value.as_bytes())
-}
-
 #[test]
 fn registration_takes_a_free_name_and_an_unused_key() {
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let signer = key(10);
     let transaction = ids.tx(register_action("alice", &signer), &signer, None);
     let alice = IdentityId::for_registration(&transaction.id());
@@ -273,7 +133,7 @@ fn registration_takes_a_free_name_and_an_unused_key() {
 
 #[test]
 fn a_signature_by_another_key_is_refused_in_the_block_batch() {
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let alice = ids.register("alice", 10);
     let mut transaction = ids.tx(
         IdentityAction::Vouch {
@@ -319,7 +179,7 @@ fn a_signature_by_another_key_is_refused_in_the_block_batch() {
 
 #[test]
 fn the_same_name_twice_in_one_block_pool_or_creator_leaves_exactly_one() {
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let first = ids.tx(register_action("carol", &key(10)), &key(10), None);
     let second = ids.tx(register_action("carol", &key(11)), &key(11), None);
 
@@ -380,7 +240,7 @@ fn the_same_name_twice_in_one_block_pool_or_creator_leaves_exactly_one() {
     );
 }
 
-impl Ids {
+impl IdentityNet {
     fn refused_both(&mut self, a: Transaction, b: Transaction) -> BlockRuleError {
         let before = self.net.chain.state().commitment();
         let block = self.net.next_block(vec![a, b]);
@@ -395,11 +255,8 @@ impl Ids {
 
 #[test]
 fn a_reorg_hands_the_name_to_the_winning_branch_and_equals_a_replay() {
-    let mut a = Ids::new();
-    let mut b = Ids {
-        net: Net::new(test_config()),
-        used: HashSet::new(),
-    };
+    let mut a = IdentityNet::new();
+    let mut b = IdentityNet::follower(Net::new(test_config()));
     let shared = a.net.chain.block(&a.net.chain.tip().id).unwrap().unwrap();
     b.net.accept(shared).unwrap();
 
@@ -480,7 +337,7 @@ fn a_reorg_hands_the_name_to_the_winning_branch_and_equals_a_replay() {
 
 #[test]
 fn rotated_keys_cannot_act_and_revoked_keys_never_again() {
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let alice = ids.register("alice", 10);
     let bob = ids.register("bob", 20);
 
@@ -639,7 +496,7 @@ fn rotated_keys_cannot_act_and_revoked_keys_never_again() {
 
 #[test]
 fn attributes_are_commitments_attested_and_revoked() {
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let alice = ids.register("alice", 10);
     let verifier = ids.register("verifier", 20);
     let email = label("email");
@@ -762,7 +619,7 @@ fn attributes_are_commitments_attested_and_revoked() {
 
 #[test]
 fn organizations_change_only_by_owners_and_ownership_is_inherited() {
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let alice = ids.register("alice", 10);
     let bob = ids.register("bob", 20);
     let carol = ids.register("carol", 30);
@@ -1006,7 +863,7 @@ fn organizations_change_only_by_owners_and_ownership_is_inherited() {
 
 #[test]
 fn an_organization_owning_another_passes_ownership_to_its_owners() {
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let alice = ids.register("alice", 10);
     let dave = ids.register("dave", 40);
     let acme = ids.create_organization("acme", alice, 10);
@@ -1069,7 +926,7 @@ fn an_organization_owning_another_passes_ownership_to_its_owners() {
 
 #[test]
 fn vouches_and_authorizations_are_granted_replaced_and_withdrawn() {
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let alice = ids.register("alice", 10);
     let bob = ids.register("bob", 20);
     let acme = ids.create_organization("acme", bob, 20);
@@ -1152,7 +1009,7 @@ fn vouches_and_authorizations_are_granted_replaced_and_withdrawn() {
 fn a_reopened_store_replays_the_identity_domain() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("chain.redb");
-    let mut ids = Ids::new();
+    let mut ids = IdentityNet::new();
     let alice = ids.register("alice", 10);
     let acme = ids.create_organization("acme", alice, 10);
     ids.run(
@@ -1210,7 +1067,7 @@ fn a_reopened_store_replays_the_identity_domain() {
 
 #[test]
 fn an_identity_payload_needs_a_coin_input() {
-    let ids = Ids::new();
+    let ids = IdentityNet::new();
     let mut transaction = Transaction::new();
     sign_into(
         &mut transaction,

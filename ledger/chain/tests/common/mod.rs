@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod identity;
+
 use std::sync::Arc;
 
 use chain::clock::ManualClock;
