@@ -136,13 +136,38 @@ pub struct DomainError {
 }
 
 /// What a domain module sees of the transaction's surroundings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct DomainContext<'a> {
     pub params: &'a NetworkParams,
     pub height: BlockHeight,
     pub timestamp: Timestamp,
     pub transaction_index: u64,
     pub transaction_id: &'a TransactionId,
+    /// Every domain module's state as it stands before this transaction
+    /// (the block's earlier transactions applied), so a domain can read
+    /// another's (storage and compute check identity keys).
+    pub domains: &'a [Box<dyn DomainState>],
+}
+
+impl fmt::Debug for DomainContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DomainContext")
+            .field("height", &self.height)
+            .field("timestamp", &self.timestamp)
+            .field("transaction_index", &self.transaction_index)
+            .field("transaction_id", self.transaction_id)
+            .field("domains", &self.domains.len())
+            .finish()
+    }
+}
+
+impl DomainContext<'_> {
+    /// The state of the first domain module of type `T`, if registered.
+    pub fn domain<T: DomainState + 'static>(&self) -> Option<&T> {
+        self.domains
+            .iter()
+            .find_map(|domain| domain.as_any().downcast_ref::<T>())
+    }
 }
 
 /// A domain module's validated change for one transaction: opaque bytes
@@ -676,7 +701,7 @@ impl SpentConditions for ChainState {
         match payload {
             Payload::Minting(_) => self.mint_condition.clone(),
             Payload::AuthorizedAddresses(_) => self.authority_condition.clone(),
-            Payload::Notary(_) | Payload::Identity(_) => None,
+            Payload::Notary(_) | Payload::Identity(_) | Payload::Storage(_) => None,
         }
     }
 }

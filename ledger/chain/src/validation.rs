@@ -602,6 +602,7 @@ impl Applier<'_> {
             timestamp,
             transaction_index: index as u64,
             transaction_id: id,
+            domains: self.state.domains(),
         };
         let mut domain_changes = Vec::new();
         for (domain_index, domain) in self.state.domains().iter().enumerate() {

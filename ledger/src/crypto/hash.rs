@@ -35,6 +35,8 @@ pub enum HashTag {
     ChatId,
     ComputeNodeId,
     ComputeEscrow,
+    StorageNodeId,
+    StorageObjectId,
 }
 
 impl HashTag {
@@ -64,10 +66,12 @@ impl HashTag {
             HashTag::ChatId => b"blockstake/chat-id/v1",
             HashTag::ComputeNodeId => b"blockstake/compute/node-id/v1",
             HashTag::ComputeEscrow => b"blockstake/compute/escrow/v1",
+            HashTag::StorageNodeId => b"blockstake/storage/node-id/v1",
+            HashTag::StorageObjectId => b"blockstake/storage/object-id/v1",
         }
     }
 
-    pub const ALL: [HashTag; 23] = [
+    pub const ALL: [HashTag; 25] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -91,6 +95,8 @@ impl HashTag {
         HashTag::ChatId,
         HashTag::ComputeNodeId,
         HashTag::ComputeEscrow,
+        HashTag::StorageNodeId,
+        HashTag::StorageObjectId,
     ];
 }
 

@@ -33,6 +33,7 @@ pub use authorized::AuthorizedAddressOperation;
 pub use identity::{IdentityAction, IdentityOperation, IdentityPayloadError};
 pub use minting::MintingOperation;
 pub use notary::NotaryRecord;
+pub use storage::{StorageAction, StorageOperation, StoragePayloadError};
 
 /// The payload of a transaction. The encoded tag is the variant index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
@@ -41,6 +42,7 @@ pub enum Payload {
     Minting(MintingOperation),
     AuthorizedAddresses(AuthorizedAddressOperation),
     Identity(IdentityOperation),
+    Storage(StorageOperation),
 }
 
 /// The behaviour every domain payload provides to the core.
@@ -80,6 +82,7 @@ impl Payload {
             Payload::Minting(operation) => operation,
             Payload::AuthorizedAddresses(operation) => operation,
             Payload::Identity(operation) => operation,
+            Payload::Storage(operation) => operation,
         }
     }
 
@@ -172,4 +175,6 @@ pub enum PayloadError {
     ZeroDocumentHash,
     #[error("identity payload: {0}")]
     Identity(IdentityPayloadError),
+    #[error("storage payload: {0}")]
+    Storage(StoragePayloadError),
 }

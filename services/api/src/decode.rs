@@ -193,6 +193,7 @@ pub fn view(network: &Network, transaction: &Transaction) -> DecodedTransaction 
                 ledger::Payload::Minting(_) => "minting",
                 ledger::Payload::AuthorizedAddresses(_) => "authorized_addresses",
                 ledger::Payload::Identity(_) => "identity",
+                ledger::Payload::Storage(_) => "storage",
             }
             .to_owned()
         }),

@@ -24,7 +24,6 @@ pub(crate) type Blake2b256 = Blake2b<U32>;
 
 const OBJECT_KEY_TAG: &[u8] = b"blockstake/storage/object-key/v1";
 const FINGERPRINT_TAG: &[u8] = b"blockstake/storage/key-fingerprint/v1";
-const OBJECT_ID_TAG: &[u8] = b"blockstake/storage/object-id/v1";
 const CONTENT_TAG: &[u8] = b"blockstake/storage/content/v1";
 const SHARD_TAG: &[u8] = b"blockstake/storage/shard/v1";
 const PIECE_TAG: &[u8] = b"blockstake/storage/piece/v1";
@@ -73,9 +72,10 @@ impl ObjectKey {
     }
 }
 
-/// The ID of the object `owner` stores with `salt`.
+/// The ID of the object `owner` stores with `salt` (the chain's rule,
+/// [`ObjectId::derive`]).
 pub fn object_id(owner: &PublicKey, salt: &Salt) -> ObjectId {
-    ObjectId(hash(&[OBJECT_ID_TAG, &owner.0, salt]))
+    ObjectId::derive(owner, salt)
 }
 
 /// The keyed hash of an object's plaintext, fed as it streams.

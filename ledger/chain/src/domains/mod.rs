@@ -4,7 +4,9 @@
 //!
 //! * [`identity`]: identities, keys, attributes, organizations, vouches
 //!   and authorizations (`docs/identity.md`).
-//! * [`storage`], [`compute`]: placement and scheduling algorithms.
+//! * [`storage`]: storage nodes and erasure-coded objects
+//!   (`docs/storage.md`), and the placement algorithm.
+//! * [`compute`]: the scheduling algorithm.
 //!
 //! [`standard`] is the fixed list every real chain runs with. The order
 //! is consensus: a diff names a domain by its index in this list, so new
@@ -20,7 +22,10 @@ use crate::state::DomainState;
 
 /// The domain modules of every network, in their fixed order.
 pub fn standard() -> Vec<Box<dyn DomainState>> {
-    vec![Box::new(identity::IdentityState::default())]
+    vec![
+        Box::new(identity::IdentityState::default()),
+        Box::new(storage::StorageState::default()),
+    ]
 }
 
 #[cfg(test)]
@@ -30,6 +35,6 @@ mod tests {
     #[test]
     fn standard_order_is_fixed() {
         let names: Vec<&str> = standard().iter().map(|domain| domain.name()).collect();
-        assert_eq!(names, ["identity"]);
+        assert_eq!(names, ["identity", "storage"]);
     }
 }

@@ -193,6 +193,7 @@ impl Chat {
             timestamp: Timestamp(self.net.chain.tip().timestamp.0 + 1),
             transaction_index: 0,
             transaction_id: &transaction_id,
+            domains: &[],
         };
         let change = chat::prepare(&self.chat, self.identities(), &operation, &context)?;
         for signature in &change.signatures {

@@ -97,6 +97,7 @@ impl World {
             timestamp: Timestamp(1_700_000_000 + self.height),
             transaction_index: 1,
             transaction_id: &transaction_id,
+            domains: &[],
         };
         let prepared = rules::prepare(
             &self.state,
