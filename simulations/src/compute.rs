@@ -332,23 +332,21 @@ fn run_load(params: &ComputeParams, load: f64) -> Result<LoadResult, SimulationE
             Ok(placed) => {
                 let mut held = Vec::new();
                 for (_, node) in placed.placements {
-                    let index = *index_of.get(&node).ok_or(SimulationError::Parameter {
-                        name: "scheduler",
-                        problem: format!("placed a workload on unknown node {node}"),
-                    })?;
+                    let index = *index_of
+                        .get(&node)
+                        .ok_or(SimulationError::Invariant(format!(
+                            "placed a workload on unknown node {node}"
+                        )))?;
                     let candidate = &mut nodes[index];
                     candidate.used = candidate
                         .used
                         .checked_add(class.each)
                         .unwrap_or(Resources::ZERO);
                     if !candidate.used.fits_in(&candidate.total) {
-                        return Err(SimulationError::Parameter {
-                            name: "scheduler",
-                            problem: format!(
-                                "node {index} overcommitted: {:?} used of {:?}",
-                                candidate.used, candidate.total
-                            ),
-                        });
+                        return Err(SimulationError::Invariant(format!(
+                            "node {index} overcommitted: {:?} used of {:?}",
+                            candidate.used, candidate.total
+                        )));
                     }
                     peak = peak.max(fill_of(candidate));
                     held.push((index, class.each));

@@ -20,6 +20,11 @@ pub enum SimulationError {
     Chain(#[from] chain::ChainError),
     #[error("block creation failed: {0}")]
     Creator(#[from] chain::creator::CreatorError),
+    /// Something the simulation relies on did not hold (the code under
+    /// test misbehaved): a block that should be the tip is not, a
+    /// scheduler overcommitted a node, …
+    #[error("simulation invariant broken: {0}")]
+    Invariant(String),
     #[error("no stake output won within {seconds} s at height {height}")]
     NoWinner { height: u64, seconds: u64 },
 }

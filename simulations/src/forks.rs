@@ -226,10 +226,9 @@ impl Network {
                     }
                 }
                 Ok(other) => {
-                    return Err(SimulationError::Parameter {
-                        name: "delivery",
-                        problem: format!("block {id} was not connected: {other:?}"),
-                    });
+                    return Err(SimulationError::Invariant(format!(
+                        "block {id} was not connected: {other:?}"
+                    )));
                 }
                 Err(ChainError::ReorgTooDeep { .. }) => self.refused_too_deep += 1,
                 Err(error) => return Err(error.into()),

@@ -332,10 +332,10 @@ fn run_one(
     let lookback = 2 * params.block_frequency;
     let genesis = config.genesis.header.timestamp.0;
     let mut staking = Staking::new(config, &allocations)?;
-    let key = staking.key(0).cloned().ok_or(SimulationError::Parameter {
-        name: "attacker",
-        problem: "no key".to_owned(),
-    })?;
+    let key = staking
+        .key(0)
+        .cloned()
+        .ok_or(SimulationError::Invariant("no key".to_owned()))?;
     let condition = Condition::for_public_key(&key.public_key());
     let coin = staking
         .chain

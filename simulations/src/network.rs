@@ -236,10 +236,11 @@ impl Staking {
         transactions: Vec<Transaction>,
     ) -> Result<(), SimulationError> {
         let moved = !transactions.is_empty();
-        let staker = self.owner(&position).ok_or(SimulationError::Parameter {
-            name: "position",
-            problem: format!("{position:?} is not a tracked stake output"),
-        })?;
+        let staker = self
+            .owner(&position)
+            .ok_or(SimulationError::Invariant(format!(
+                "{position:?} is not a tracked stake output"
+            )))?;
         let block = build_block(
             &self.chain,
             &self.keys[staker],
@@ -252,10 +253,9 @@ impl Staking {
         match self.chain.accept_block(block)? {
             AcceptOutcome::Connected { update, .. } if update.applied.last() == Some(&id) => {}
             other => {
-                return Err(SimulationError::Parameter {
-                    name: "block",
-                    problem: format!("block {id} did not become the tip: {other:?}"),
-                });
+                return Err(SimulationError::Invariant(format!(
+                    "block {id} did not become the tip: {other:?}"
+                )));
             }
         }
         if moved {
