@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use chain::events::{Direction, EventBody, EventPosition, LedgerEvent, invert};
+use chain::events::invert;
 use chain::stream::{self, BlockMessage, BlockMessageKind};
 use chat_support::{Chat, text};
 use common::key;
@@ -38,7 +38,7 @@ use ledger::payload::chat::{
     ChannelKind, ChatAction, MemberRole, MemberSeal, MessageBody, MessageContent, NewsContent,
     NewsId, Receipt, ReceiptStatus, direct_body, group_body, group_key_context, read_body, seal_to,
 };
-use ledger::{BlockHeight, Hash32, IdentityId, PublicKey, Timestamp};
+use ledger::{Hash32, IdentityId, PublicKey, Timestamp};
 use projections::ProjectionError;
 use projections::chat::Chat as ChatModel;
 use projections::runner::{ModelMetrics, Runner, RunnerConfig, rebuild};
@@ -57,7 +57,6 @@ struct Harness {
     js: jetstream::Context,
     network: String,
     outbox: u64,
-    published_height: u64,
 }
 
 impl Harness {
@@ -78,7 +77,6 @@ impl Harness {
             js,
             network,
             outbox: 0,
-            published_height: 0,
         }
     }
 
@@ -88,85 +86,14 @@ impl Harness {
         support::publish(&self.js, &self.network, &message, message.encode()).await;
     }
 
-    /// Publishes the main chain's blocks not yet published (they carry no
-    /// chat events).
-    async fn publish_chain(&mut self, chat: &Chat) {
-        let chain = &chat.net.chain;
-        let start = if self.outbox == 0 {
-            0
-        } else {
-            self.published_height + 1
-        };
-        for height in start..=chain.height().0 {
-            let id = chain.main_chain_id(BlockHeight(height)).unwrap();
-            let block = chain.block(&id).unwrap().unwrap();
-            self.publish(BlockMessage {
-                kind: BlockMessageKind::Applied,
-                height: BlockHeight(height),
-                outbox_sequence: 0,
-                block,
-                events: Vec::new(),
-            })
-            .await;
-            self.published_height = height;
-        }
-    }
-
-    /// Mines the operations run since the last block into one block and
-    /// publishes it with their events; returns the applied message.
+    /// Mines the operations run since the last block and publishes the
+    /// messages; returns the new block's.
     async fn mine_chat(&mut self, chat: &mut Chat) -> BlockMessage {
-        self.publish_chain(chat).await;
-        let operations = chat.take_transactions();
-        let transactions = operations.iter().map(|(tx, _)| tx.clone()).collect();
-        let block = chat.net.next_block(transactions);
-        let update = chat.net.accept(block.clone()).unwrap();
-        let id = block.id();
-        let height = chat.net.chain.node(&id).unwrap().height;
-        let mut events: Vec<LedgerEvent> = update
-            .events
-            .iter()
-            .filter(|event| event.block == id)
-            .cloned()
-            .collect();
-        let mut index = events
-            .iter()
-            .map(|event| event.position.index + 1)
-            .max()
-            .unwrap_or(0);
-        for (transaction, chat_events) in &operations {
-            let position = block
-                .transactions
-                .iter()
-                .position(|candidate| candidate.id() == transaction.id())
-                .unwrap();
-            for event in chat_events {
-                events.push(LedgerEvent {
-                    direction: Direction::Apply,
-                    block: id,
-                    position: EventPosition {
-                        height,
-                        transaction: Some(position as u64),
-                        index,
-                    },
-                    body: EventBody::Domain {
-                        domain: "chat".into(),
-                        kind: event.kind().into(),
-                        data: event.to_domain_event().1,
-                    },
-                });
-                index += 1;
-            }
+        let messages = chat.mine_operations();
+        for message in &messages {
+            self.publish(message.clone()).await;
         }
-        let message = BlockMessage {
-            kind: BlockMessageKind::Applied,
-            height,
-            outbox_sequence: 0,
-            block,
-            events,
-        };
-        self.publish(message.clone()).await;
-        self.published_height = height.0;
-        message
+        messages.last().cloned().unwrap()
     }
 
     async fn connection(&self) -> PgConnection {

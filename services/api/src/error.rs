@@ -77,6 +77,8 @@ pub enum ApiError {
         identity: String,
         reason: String,
     },
+    #[error("not allowed: {0}")]
+    Forbidden(String),
 }
 
 impl ApiError {
@@ -101,6 +103,7 @@ impl ApiError {
             ApiError::UnknownKey(_) => "UNKNOWN_KEY",
             ApiError::UnknownIdentity(_) => "UNKNOWN_IDENTITY",
             ApiError::KeyRevoked { .. } => "KEY_REVOKED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
         }
     }
 

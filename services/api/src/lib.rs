@@ -18,6 +18,7 @@
 //! The binary (`src/main.rs`) only layers configuration and wires these.
 //! Conventions and examples: `docs/api.md`.
 
+pub mod chat;
 pub mod context;
 pub mod decode;
 pub mod error;

@@ -5,6 +5,7 @@
 
 use async_graphql::{MergedObject, Schema};
 
+use crate::chat::ChatQuery;
 use crate::context::ApiState;
 use crate::explorer::ExplorerQuery;
 use crate::login::{LoginMutation, LoginQuery};
@@ -13,7 +14,7 @@ use crate::subscription::Subscription;
 
 /// The query root.
 #[derive(MergedObject, Default)]
-pub struct Query(ExplorerQuery, LoginQuery);
+pub struct Query(ExplorerQuery, LoginQuery, ChatQuery);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]

@@ -6,6 +6,7 @@ import { useTheme } from "./hooks";
 import { AddressPage } from "./pages/Address";
 import { BlockPage } from "./pages/Block";
 import { BlocksPage } from "./pages/Blocks";
+import { ChatNewsPage } from "./pages/ChatNews";
 import { Dashboard } from "./pages/Dashboard";
 import { NotaryPage } from "./pages/Notary";
 import { OutputPage } from "./pages/Output";
@@ -58,6 +59,7 @@ function App() {
           <NavLink to="/blocks">Blocks</NavLink>
           <NavLink to="/stake">Blockstakes</NavLink>
           <NavLink to="/notary">Notary</NavLink>
+          <NavLink to="/news">News</NavLink>
         </nav>
         <SearchBox />
         <button
@@ -80,6 +82,7 @@ function App() {
           <Route path="/output/:id" element={<OutputPage />} />
           <Route path="/stake" element={<StakePage />} />
           <Route path="/notary" element={<NotaryPage />} />
+          <Route path="/news" element={<ChatNewsPage />} />
           <Route path="/search" element={<SearchPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>

@@ -18,7 +18,9 @@ use std::collections::HashSet;
 
 use chain::domains::chat::{self, ChatEvent, ChatRuleError, ChatState};
 use chain::domains::identity::IdentityState;
+use chain::events::{Direction, EventBody, EventPosition, LedgerEvent};
 use chain::state::DomainContext;
+use chain::stream::{BlockMessage, BlockMessageKind};
 use ledger::crypto::SecretKey;
 use ledger::crypto::sealing::ContentKey;
 use ledger::payload::chat::{
@@ -46,6 +48,8 @@ pub struct Chat {
     upcoming: Option<Transaction>,
     /// Operations' transactions and events not yet handed out.
     done: Vec<(Transaction, Vec<ChatEvent>)>,
+    /// The height of the last block handed out as a message.
+    published: Option<u64>,
 }
 
 impl Chat {
@@ -81,6 +85,7 @@ impl Chat {
             used: HashSet::new(),
             upcoming: None,
             done: Vec::new(),
+            published: None,
         };
         let registrations: Vec<(Transaction, TransactionId)> = people
             .iter()
@@ -243,6 +248,86 @@ impl Chat {
     /// their events, in order.
     pub fn take_transactions(&mut self) -> Vec<(Transaction, Vec<ChatEvent>)> {
         std::mem::take(&mut self.done)
+    }
+
+    /// Applied messages of the main chain's blocks not handed out yet
+    /// (blocks without chat operations: no chat events).
+    pub fn unpublished_blocks(&mut self) -> Vec<BlockMessage> {
+        let chain = &self.net.chain;
+        let start = self.published.map_or(0, |height| height + 1);
+        let messages: Vec<BlockMessage> = (start..=chain.height().0)
+            .map(|height| {
+                let id = chain.main_chain_id(BlockHeight(height)).unwrap();
+                BlockMessage {
+                    kind: BlockMessageKind::Applied,
+                    height: BlockHeight(height),
+                    outbox_sequence: 0,
+                    block: chain.block(&id).unwrap().unwrap(),
+                    events: Vec::new(),
+                }
+            })
+            .collect();
+        self.published = Some(chain.height().0);
+        messages
+    }
+
+    /// Mines the operations run since the last block into one block and
+    /// returns the messages to publish, as a node publishes them: the
+    /// blocks not handed out yet, then this block with its events and the
+    /// operations' events at their transactions' positions.
+    pub fn mine_operations(&mut self) -> Vec<BlockMessage> {
+        let mut messages = self.unpublished_blocks();
+        let operations = self.take_transactions();
+        let transactions = operations.iter().map(|(tx, _)| tx.clone()).collect();
+        let block = self.net.next_block(transactions);
+        let update = self.net.accept(block.clone()).unwrap();
+        let id = block.id();
+        let height = self.net.chain.node(&id).unwrap().height;
+        let mut events: Vec<LedgerEvent> = update
+            .events
+            .iter()
+            .filter(|event| event.block == id)
+            .cloned()
+            .collect();
+        let mut index = events
+            .iter()
+            .map(|event| event.position.index + 1)
+            .max()
+            .unwrap_or(0);
+        for (transaction, chat_events) in &operations {
+            let position = block
+                .transactions
+                .iter()
+                .position(|candidate| candidate.id() == transaction.id())
+                .unwrap();
+            for event in chat_events {
+                let (kind, data) = event.to_domain_event();
+                events.push(LedgerEvent {
+                    direction: Direction::Apply,
+                    block: id,
+                    position: EventPosition {
+                        height,
+                        transaction: Some(position as u64),
+                        index,
+                    },
+                    body: EventBody::Domain {
+                        domain: chat::DOMAIN.into(),
+                        kind,
+                        data,
+                    },
+                });
+                index += 1;
+            }
+        }
+        self.published = Some(height.0);
+        messages.push(BlockMessage {
+            kind: BlockMessageKind::Applied,
+            height,
+            outbox_sequence: 0,
+            block,
+            events,
+        });
+        messages
     }
 
     /// A channel of `kind` created by `creator` with `members`; for a
