@@ -27,6 +27,7 @@ pub mod model;
 pub mod registry;
 pub mod runner;
 pub mod schema;
+pub mod storage;
 
 pub use error::ProjectionError;
 pub use model::ReadModel;

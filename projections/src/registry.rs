@@ -8,9 +8,10 @@ use crate::chat::Chat;
 use crate::explorer::Explorer;
 use crate::identity::Identity;
 use crate::model::ReadModel;
+use crate::storage::Storage;
 
 /// Names of all read models, in the order the projector starts them.
-pub const MODEL_NAMES: [&str; 3] = ["explorer", "chat", "identity"];
+pub const MODEL_NAMES: [&str; 4] = ["explorer", "chat", "identity", "storage"];
 
 /// All read models of the network `config` describes.
 pub fn all(config: Arc<ChainConfig>) -> Vec<Arc<dyn ReadModel>> {
@@ -18,6 +19,7 @@ pub fn all(config: Arc<ChainConfig>) -> Vec<Arc<dyn ReadModel>> {
         Arc::new(Explorer::new(config)),
         Arc::new(Chat),
         Arc::new(Identity::new()),
+        Arc::new(Storage),
     ]
 }
 
