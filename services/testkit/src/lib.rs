@@ -141,6 +141,8 @@ pub struct Devnet {
     pub config: Arc<ChainConfig>,
     /// Where the API listens.
     pub api_address: SocketAddr,
+    /// The read models' database (every model in its own schema).
+    pub database_options: PgConnectOptions,
     database: TestDatabase,
     nats: async_nats::Client,
     shutdown: CancellationToken,
@@ -275,6 +277,7 @@ impl Devnet {
             network,
             config,
             api_address,
+            database_options: options,
             database,
             nats,
             shutdown,
