@@ -701,7 +701,10 @@ impl SpentConditions for ChainState {
         match payload {
             Payload::Minting(_) => self.mint_condition.clone(),
             Payload::AuthorizedAddresses(_) => self.authority_condition.clone(),
-            Payload::Notary(_) | Payload::Identity(_) | Payload::Storage(_) => None,
+            Payload::Notary(_)
+            | Payload::Identity(_)
+            | Payload::Storage(_)
+            | Payload::Compute(_) => None,
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::params::NetworkParams;
 use crate::transaction::{CoinOutput, Transaction};
 
 pub use authorized::AuthorizedAddressOperation;
+pub use compute::{ComputeOperation, ComputePayloadError};
 pub use identity::{IdentityAction, IdentityOperation, IdentityPayloadError};
 pub use minting::MintingOperation;
 pub use notary::NotaryRecord;
@@ -43,6 +44,7 @@ pub enum Payload {
     AuthorizedAddresses(AuthorizedAddressOperation),
     Identity(IdentityOperation),
     Storage(StorageOperation),
+    Compute(ComputeOperation),
 }
 
 /// The behaviour every domain payload provides to the core.
@@ -83,6 +85,7 @@ impl Payload {
             Payload::AuthorizedAddresses(operation) => operation,
             Payload::Identity(operation) => operation,
             Payload::Storage(operation) => operation,
+            Payload::Compute(operation) => operation,
         }
     }
 
@@ -177,4 +180,6 @@ pub enum PayloadError {
     Identity(IdentityPayloadError),
     #[error("storage payload: {0}")]
     Storage(StoragePayloadError),
+    #[error("compute payload: {0}")]
+    Compute(ComputePayloadError),
 }

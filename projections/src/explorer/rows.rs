@@ -206,6 +206,7 @@ pub fn transaction_kind(transaction: &Transaction, height: BlockHeight) -> &'sta
         })) => "authority_change",
         Some(Payload::Identity(_)) => "identity",
         Some(Payload::Storage(_)) => "storage",
+        Some(Payload::Compute(_)) => "compute",
         None if height == BlockHeight::GENESIS => "genesis",
         None if transaction.is_blockstake_only() => "blockstake",
         None => "transfer",

@@ -194,6 +194,7 @@ pub fn view(network: &Network, transaction: &Transaction) -> DecodedTransaction 
                 ledger::Payload::AuthorizedAddresses(_) => "authorized_addresses",
                 ledger::Payload::Identity(_) => "identity",
                 ledger::Payload::Storage(_) => "storage",
+                ledger::Payload::Compute(_) => "compute",
             }
             .to_owned()
         }),

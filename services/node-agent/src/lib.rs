@@ -14,9 +14,19 @@
 //!   (with back-off) through a driver, and yields the state changes to
 //!   report on chain.
 //!
+//! * [`view`]: [`view::NodeView`], the chain folded from the ledger stream
+//!   (this node's desired workloads, its fee coins, other nodes' last
+//!   reports), reorg-safe.
+//! * [`report`]: the report and heal transactions, paid and signed by the
+//!   node key.
+//! * [`agent`]: the run loop tying them together, with health and metrics.
+//!
 //! How the agent follows the chain and reports is in `docs/compute.md`.
 
+pub mod agent;
 pub mod driver;
 pub mod process;
 pub mod qemu;
 pub mod reconcile;
+pub mod report;
+pub mod view;

@@ -6,7 +6,8 @@
 //!   and authorizations (`docs/identity.md`).
 //! * [`storage`]: storage nodes and erasure-coded objects
 //!   (`docs/storage.md`), and the placement algorithm.
-//! * [`compute`]: the scheduling algorithm.
+//! * [`compute`]: nodes, deployments, reports, billing and healing
+//!   (`docs/compute.md`), and the scheduler.
 //!
 //! [`standard`] is the fixed list every real chain runs with. The order
 //! is consensus: a diff names a domain by its index in this list, so new
@@ -25,6 +26,7 @@ pub fn standard() -> Vec<Box<dyn DomainState>> {
     vec![
         Box::new(identity::IdentityState::default()),
         Box::new(storage::StorageState::default()),
+        Box::new(compute::ComputeState::default()),
     ]
 }
 
@@ -35,6 +37,6 @@ mod tests {
     #[test]
     fn standard_order_is_fixed() {
         let names: Vec<&str> = standard().iter().map(|domain| domain.name()).collect();
-        assert_eq!(names, ["identity", "storage"]);
+        assert_eq!(names, ["identity", "storage", "compute"]);
     }
 }

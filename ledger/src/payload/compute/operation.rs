@@ -36,6 +36,8 @@ use crate::crypto::{
     ChainId, KeyError, PublicKey, SecretKey, Signature, SigningMessage, SigningPurpose,
     SigningTranscript,
 };
+use crate::params::NetworkParams;
+use crate::payload::{DomainPayload, Payload, PayloadError};
 use crate::transaction::Transaction;
 use crate::types::{Hash32, IdentityId, TransactionId};
 
@@ -264,13 +266,14 @@ pub enum ComputePayloadError {
 }
 
 impl ComputeOperation {
-    /// An unsigned operation; sign with [`Self::sign`] (and
-    /// [`Self::sign_node_key`] for a registration) once the rest of the
-    /// transaction is final.
-    pub fn unsigned(action: ComputeAction) -> ComputeOperation {
+    /// An unsigned operation whose signature slot names `signer` (the
+    /// transaction ID covers the key, not the signature); sign with
+    /// [`Self::sign`] (and [`Self::sign_node_key`] for a registration)
+    /// once the rest of the transaction is final, or use [`sign_into`].
+    pub fn unsigned(action: ComputeAction, signer: Option<PublicKey>) -> ComputeOperation {
         let registers = matches!(action, ComputeAction::RegisterNode { .. });
-        let signature = action.signer_role().map(|_| ComputeSignature {
-            public_key: PublicKey::default(),
+        let signature = signer.map(|public_key| ComputeSignature {
+            public_key,
             signature: Signature::default(),
         });
         ComputeOperation {
@@ -466,4 +469,46 @@ fn usable(what: &'static str, public_key: &PublicKey) -> Result<(), ComputePaylo
             public_key: *public_key,
             source,
         })
+}
+
+impl DomainPayload for ComputeOperation {
+    fn label(&self) -> &'static [u8] {
+        b"compute"
+    }
+
+    fn validate_stateless(
+        &self,
+        transaction: &Transaction,
+        _params: &NetworkParams,
+    ) -> Result<(), PayloadError> {
+        self.check(transaction).map_err(PayloadError::Compute)
+    }
+
+    fn without_authorization(&self) -> Payload {
+        Payload::Compute(self.without_signatures())
+    }
+}
+
+/// Puts `action` into `transaction` and signs it with `signer` (the
+/// owner's or node's key, per [`ComputeAction::signer_role`]) and, for a
+/// registration, `node_key`. Call after every other field is final and
+/// before signing the coin inputs. Returns the transaction ID.
+pub fn sign_into(
+    transaction: &mut Transaction,
+    action: ComputeAction,
+    chain_id: &ChainId,
+    signer: Option<&SecretKey>,
+    node_key: Option<&SecretKey>,
+) -> TransactionId {
+    let mut operation = ComputeOperation::unsigned(action, signer.map(SecretKey::public_key));
+    transaction.payload = Some(Payload::Compute(operation.clone()));
+    let id = transaction.id();
+    if let Some(signer) = signer {
+        operation.sign(chain_id, &id, signer);
+    }
+    if let Some(node_key) = node_key {
+        operation.sign_node_key(chain_id, &id, node_key);
+    }
+    transaction.payload = Some(Payload::Compute(operation));
+    id
 }

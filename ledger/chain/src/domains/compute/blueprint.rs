@@ -706,4 +706,24 @@ vms:
             Err(PlanError::Ambiguous { count: 2, .. })
         ));
     }
+
+    #[test]
+    fn the_blueprints_in_the_docs_parse() {
+        for (document, text) in [
+            ("README.md", include_str!("../../../../../README.md")),
+            (
+                "docs/compute.md",
+                include_str!("../../../../../docs/compute.md"),
+            ),
+        ] {
+            let mut found = 0;
+            for block in text.split("```yaml\n").skip(1) {
+                let yaml = block.split("```").next().unwrap();
+                let spec = parse(yaml).unwrap_or_else(|error| panic!("{document}: {error}"));
+                assert_eq!(spec.workloads.len(), 3, "{document}");
+                found += 1;
+            }
+            assert!(found > 0, "{document} shows a blueprint");
+        }
+    }
 }

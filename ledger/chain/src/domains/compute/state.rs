@@ -9,6 +9,7 @@
 //! are exact inverses that check the state is what the change expects.
 //! The rules that build changes are in [`super::rules`].
 
+use std::any::Any;
 use std::collections::BTreeMap;
 
 use ledger::codec;
@@ -18,7 +19,12 @@ use ledger::payload::compute::{
 };
 use ledger::{BlockHeight, Currency, Hash32, IdentityId, PublicKey};
 
-use crate::state::DomainError;
+use ledger::Transaction;
+use ledger::payload::Payload;
+
+use super::rules;
+use crate::domains::identity::IdentityState;
+use crate::state::{DomainChange, DomainContext, DomainError, DomainState};
 
 /// The domain name events are published under.
 pub const DOMAIN: &str = "compute";
@@ -300,5 +306,51 @@ impl ComputeState {
                 &codec::encode(&self.deployments.iter().collect::<Vec<_>>()),
             ],
         )
+    }
+}
+
+impl DomainState for ComputeState {
+    fn name(&self) -> &'static str {
+        DOMAIN
+    }
+
+    fn prepare(
+        &self,
+        transaction: &Transaction,
+        context: &DomainContext<'_>,
+    ) -> Result<Option<DomainChange>, DomainError> {
+        let Some(Payload::Compute(operation)) = &transaction.payload else {
+            return Ok(None);
+        };
+        let Some(identities) = context.domain::<IdentityState>() else {
+            return Err(domain_error(
+                "the identity domain is not registered; compute needs it".into(),
+            ));
+        };
+        rules::prepare(self, identities, operation, transaction, context)
+            .map(Some)
+            .map_err(|error| domain_error(error.to_string()))
+    }
+
+    fn apply(&mut self, change: &[u8]) -> Result<(), DomainError> {
+        let change = Self::decode_change(change)?;
+        self.apply_change(&change)
+    }
+
+    fn revert(&mut self, change: &[u8]) -> Result<(), DomainError> {
+        let change = Self::decode_change(change)?;
+        self.revert_change(&change)
+    }
+
+    fn commitment(&self) -> Hash32 {
+        ComputeState::commitment(self)
+    }
+
+    fn clone_box(&self) -> Box<dyn DomainState> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }

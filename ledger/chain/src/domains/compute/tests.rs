@@ -80,11 +80,9 @@ impl World {
     ) -> Result<ComputeChange, String> {
         self.counter += 1;
         let transaction_id = TransactionId(Hash32([self.counter; 32]));
-        let mut operation = ComputeOperation::unsigned(action);
+        let mut operation = ComputeOperation::unsigned(action, signer.map(SecretKey::public_key));
         if let Some(signer) = signer {
             operation.sign(&self.params.chain_id, &transaction_id, signer);
-        } else if operation.signature.is_some() {
-            operation.signature = None;
         }
         if let Some(node_key) = node_key {
             operation.sign_node_key(&self.params.chain_id, &transaction_id, node_key);

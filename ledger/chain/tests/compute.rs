@@ -1,0 +1,364 @@
+//! The compute domain through the real chain: identities own nodes and
+//! deployments, the chain places workloads and never overcommits, node
+//! reports are checked against the node key (by rule and in the block's
+//! signature batch), and deposits are escrowed coin outputs.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use std::collections::HashSet;
+
+use chain::domains::compute::{ComputeEvent, ComputeState};
+use chain::validation::{BlockRuleError, TransactionRuleError};
+use chain::{ChainError, ChainUpdate, EventBody};
+use common::{FEE, Net, coins, key, sign_coin_inputs, test_config};
+use ledger::crypto::{SecretKey, SignatureError};
+use ledger::payload::compute::operation::sign_into as sign_compute;
+use ledger::payload::compute::{
+    ComputeAction, DeploymentId, DeploymentSpec, Location, Name, NodeId, PlacementConstraints,
+    Power, ReschedulePolicy, Resources, WorkloadReport, WorkloadSpec, WorkloadState,
+    escrow_condition,
+};
+use ledger::payload::identity::{IdentityAction, IdentityName, IdentityOperation, sign_into};
+use ledger::{
+    CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment, IdentityId, Transaction,
+};
+
+const FEE_PAYER: u8 = 4;
+const ALICE: u8 = 10;
+const FARMER: u8 = 11;
+const NODE_A: u8 = 20;
+const NODE_B: u8 = 21;
+
+struct World {
+    net: Net,
+    used: HashSet<CoinOutputId>,
+}
+
+impl World {
+    fn new() -> World {
+        let mut net = Net::new(test_config());
+        let payer = key(FEE_PAYER);
+        let mut split = net.transfer(
+            &payer,
+            Condition::for_public_key(&payer.public_key()),
+            coins(1_000),
+            FEE,
+        );
+        for _ in 0..20 {
+            split.coin_outputs.insert(
+                0,
+                CoinOutput {
+                    value: coins(1_000),
+                    condition: Condition::for_public_key(&payer.public_key()),
+                },
+            );
+        }
+        let change = split.coin_outputs.last_mut().unwrap();
+        change.value = change.value.checked_sub(coins(20_000)).unwrap();
+        sign_coin_inputs(&mut split, &net.params(), &payer);
+        net.mine(vec![split]);
+        World {
+            net,
+            used: HashSet::new(),
+        }
+    }
+
+    /// A transaction paid from an unused output of the fee payer, with
+    /// `deposit` escrowed as output 0 when given.
+    fn funded(&mut self, deposit: Option<Currency>) -> Transaction {
+        let payer = key(FEE_PAYER);
+        let (id, output) = self
+            .net
+            .coins_of(&payer)
+            .into_iter()
+            .filter(|(id, output)| !self.used.contains(id) && output.value == coins(1_000))
+            .min_by_key(|(id, _)| *id)
+            .expect("fee payer has an unused coin output");
+        self.used.insert(id);
+        let mut outputs = Vec::new();
+        let mut change = output.value.checked_sub(FEE).unwrap();
+        if let Some(value) = deposit {
+            outputs.push(CoinOutput {
+                value,
+                condition: escrow_condition(),
+            });
+            change = change.checked_sub(value).unwrap();
+        }
+        outputs.push(CoinOutput {
+            value: change,
+            condition: Condition::for_public_key(&payer.public_key()),
+        });
+        Transaction {
+            coin_inputs: vec![CoinInput {
+                parent_id: id,
+                fulfillment: Fulfillment::Nil,
+            }],
+            coin_outputs: outputs,
+            fee: FEE,
+            ..Transaction::new()
+        }
+    }
+
+    fn compute_tx(
+        &mut self,
+        action: ComputeAction,
+        signer: Option<&SecretKey>,
+        node_key: Option<&SecretKey>,
+        deposit: Option<Currency>,
+    ) -> Transaction {
+        let mut transaction = self.funded(deposit);
+        sign_compute(
+            &mut transaction,
+            action,
+            &self.net.params().chain_id,
+            signer,
+            node_key,
+        );
+        sign_coin_inputs(&mut transaction, &self.net.params(), &key(FEE_PAYER));
+        transaction
+    }
+
+    fn mine(&mut self, transactions: Vec<Transaction>) -> ChainUpdate {
+        let block = self.net.next_block(transactions);
+        self.net.accept(block).expect("block is valid")
+    }
+
+    fn refused(&mut self, transaction: Transaction) -> BlockRuleError {
+        let before = self.net.chain.state().commitment();
+        let block = self.net.next_block(vec![transaction]);
+        let error = match self.net.accept(block) {
+            Err(ChainError::Rules { source, .. }) => *source,
+            other => panic!("expected a rule error, got {other:?}"),
+        };
+        assert_eq!(self.net.chain.state().commitment(), before);
+        error
+    }
+
+    fn register_identity(&mut self, name: &str, seed: u8) -> IdentityId {
+        let signer = key(seed);
+        let mut transaction = self.funded(None);
+        let operation = IdentityOperation::unsigned(
+            IdentityAction::Register {
+                name: IdentityName(name.into()),
+                public_key: signer.public_key(),
+            },
+            signer.public_key(),
+        );
+        let id = sign_into(
+            &mut transaction,
+            operation,
+            &self.net.params().chain_id,
+            &signer,
+            None,
+        );
+        sign_coin_inputs(&mut transaction, &self.net.params(), &key(FEE_PAYER));
+        self.mine(vec![transaction]);
+        IdentityId::for_registration(&id)
+    }
+
+    fn register_node(&mut self, owner: IdentityId, seed: u8) -> NodeId {
+        let node_key = key(seed);
+        let transaction = self.compute_tx(
+            ComputeAction::RegisterNode {
+                owner,
+                node_key: node_key.public_key(),
+                farm: Name::new("farm-a").unwrap(),
+                location: Location::new("be", "ghent").unwrap(),
+                capacity: Resources::new(4, 4096, 100),
+            },
+            Some(&key(FARMER)),
+            Some(&node_key),
+            None,
+        );
+        self.mine(vec![transaction]);
+        NodeId::for_key(&node_key.public_key())
+    }
+
+    fn state(&self) -> &ComputeState {
+        self.net.chain.state().domain::<ComputeState>().unwrap()
+    }
+}
+
+fn compute_events(update: &ChainUpdate) -> Vec<ComputeEvent> {
+    update
+        .events
+        .iter()
+        .filter_map(|event| match &event.body {
+            EventBody::Domain { domain, kind, data } if domain == "compute" => {
+                let decoded = ComputeEvent::decode(data).unwrap();
+                assert_eq!(decoded.kind(), kind);
+                Some(decoded)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn spec(name: &str, workloads: &[(&str, u32, u64)]) -> DeploymentSpec {
+    let mut workloads: Vec<WorkloadSpec> = workloads
+        .iter()
+        .map(|(workload, cores, memory_mib)| WorkloadSpec {
+            name: Name::new(workload).unwrap(),
+            resources: Resources::new(*cores, *memory_mib, 10),
+            image: "alpine".into(),
+            network: None,
+            volumes: Vec::new(),
+            anti_affinity: None,
+            node: None,
+        })
+        .collect();
+    workloads.sort_by(|a, b| a.name.cmp(&b.name));
+    DeploymentSpec {
+        name: Name::new(name).unwrap(),
+        constraints: PlacementConstraints::default(),
+        reschedule: ReschedulePolicy::Move,
+        networks: Vec::new(),
+        workloads,
+    }
+}
+
+fn rule_message(error: BlockRuleError) -> String {
+    match error {
+        BlockRuleError::Transaction { source, .. } => match *source {
+            TransactionRuleError::Domain(error) => {
+                assert_eq!(error.domain, "compute");
+                error.message
+            }
+            other => panic!("expected a compute rule error, got {other}"),
+        },
+        other => panic!("expected a transaction rule error, got {other}"),
+    }
+}
+
+#[test]
+fn deployments_reports_and_overcommit_through_the_chain() {
+    let mut world = World::new();
+    let alice = world.register_identity("alice", ALICE);
+    let farmer = world.register_identity("farmer", FARMER);
+    let node_a = world.register_node(farmer, NODE_A);
+    let node_b = world.register_node(farmer, NODE_B);
+
+    // A deployment with a deposit: placed, capacity reserved, escrowed.
+    let deposit = coins(50);
+    let create = world.compute_tx(
+        ComputeAction::CreateDeployment {
+            owner: alice,
+            spec: spec(
+                "shop",
+                &[("web-1", 2, 1024), ("web-2", 2, 1024), ("db", 2, 2048)],
+            ),
+            deposit: Some(0),
+        },
+        Some(&key(ALICE)),
+        None,
+        Some(deposit),
+    );
+    let deployment = DeploymentId::for_creation(&create.id());
+    let update = world.mine(vec![create]);
+    let events = compute_events(&update);
+    assert!(
+        matches!(&events[0], ComputeEvent::DeploymentCreated { balance, .. } if *balance == deposit)
+    );
+    let placed = events
+        .iter()
+        .filter(|event| matches!(event, ComputeEvent::WorkloadPlaced { .. }))
+        .count();
+    assert_eq!(placed, 3);
+    let record = world.state().deployment(&deployment).unwrap().clone();
+    assert_eq!(record.balance, deposit);
+    let used = Resources::checked_sum(
+        [node_a, node_b]
+            .iter()
+            .map(|node| world.state().node(node).unwrap().used),
+    )
+    .unwrap();
+    assert_eq!(used, Resources::new(6, 4096, 30));
+
+    // Overcommit: 3 more cores fit on no node (each has at most 2 free).
+    let too_big = world.compute_tx(
+        ComputeAction::CreateDeployment {
+            owner: alice,
+            spec: spec("big", &[("big", 3, 512)]),
+            deposit: None,
+        },
+        Some(&key(ALICE)),
+        None,
+        None,
+    );
+    let message = rule_message(world.refused(too_big));
+    assert!(
+        message.contains("fits no node") && message.contains("lack cores"),
+        "{message}"
+    );
+
+    // The node reports its workload, signed by its key.
+    let on_a: Vec<Name> = record
+        .placements
+        .iter()
+        .filter(|(_, node)| **node == node_a)
+        .map(|(name, _)| name.clone())
+        .collect();
+    assert!(!on_a.is_empty());
+    let reports: Vec<WorkloadReport> = on_a
+        .iter()
+        .map(|workload| WorkloadReport {
+            deployment,
+            workload: workload.clone(),
+            state: WorkloadState::Running,
+        })
+        .collect();
+    let report = |sequence| ComputeAction::Report {
+        node: node_a,
+        sequence,
+        uptime_seconds: 60,
+        power: Power::Up,
+        workloads: reports.clone(),
+    };
+    let good = world.compute_tx(report(1), Some(&key(NODE_A)), None, None);
+    world.mine(vec![good]);
+    let reported = &world.state().deployment(&deployment).unwrap().reported;
+    assert_eq!(reported[&on_a[0]], WorkloadState::Running);
+
+    // Signed by another node's key: refused by the rule.
+    let other = world.compute_tx(report(2), Some(&key(NODE_B)), None, None);
+    let message = rule_message(world.refused(other));
+    assert!(message.contains("not by the node key"), "{message}");
+
+    // Naming the node key but signed by another key: refused in the batch.
+    let mut forged = world.compute_tx(report(2), Some(&key(NODE_A)), None, None);
+    let id = forged.id();
+    let Some(ledger::Payload::Compute(operation)) = &mut forged.payload else {
+        panic!("compute payload");
+    };
+    let wrong = key(NODE_B).sign(&operation.signing_message(
+        &world.net.params().chain_id,
+        &id,
+        ledger::payload::compute::ComputeSigner::Node,
+        &key(NODE_A).public_key(),
+    ));
+    operation.signature.as_mut().unwrap().signature = wrong;
+    match world.refused(forged) {
+        BlockRuleError::Signature(SignatureError::Invalid { origin, public_key }) => {
+            assert!(origin.contains("compute node key"), "{origin}");
+            assert_eq!(public_key, key(NODE_A).public_key());
+        }
+        other => panic!("expected a signature error, got {other}"),
+    }
+
+    // Cancel: capacity is free again.
+    let cancel = world.compute_tx(
+        ComputeAction::CancelDeployment {
+            owner: alice,
+            deployment,
+        },
+        Some(&key(ALICE)),
+        None,
+        None,
+    );
+    world.mine(vec![cancel]);
+    for node in [node_a, node_b] {
+        assert_eq!(world.state().node(&node).unwrap().used, Resources::ZERO);
+    }
+}

@@ -1,0 +1,628 @@
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+//! Two node agents on a real devnet (node, NATS JetStream, PostgreSQL):
+//! a blueprint with three VMs is applied and every VM is reported
+//! running; applying it again plans nothing; a new size replaces only
+//! that VM; killing one agent gets its VMs rescheduled onto the other
+//! node once the first is silent; destroying the deployment stops every
+//! VM and frees the capacity.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chain::domains::compute::blueprint::{self, Action, CurrentDeployment};
+use chain::domains::compute::{ComputeEvent, PlacementReason};
+use chain::events::{Direction, EventBody};
+use chain::stream::{self, BlockMessage};
+use futures::StreamExt;
+use ledger::derivation::{Derivation, spending_key};
+use ledger::payload::compute::operation::sign_into;
+use ledger::payload::compute::{
+    ComputeAction, DeploymentId, DeploymentSpec, Location, Name, NodeId, Resources, WorkloadState,
+    escrow_condition,
+};
+use ledger::payload::identity::{self, IdentityAction, IdentityName, IdentityOperation};
+use ledger::{
+    CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment, IdentityId,
+    NetworkParams, SecretKey, Transaction,
+};
+use node_agent::agent::{self, AgentConfig, AgentStatus};
+use node_agent::process::ProcessDriver;
+use node_agent::reconcile::{Reconciler, RestartPolicy};
+use node_agent::report;
+use node_agent::view::NodeView;
+use testkit::Devnet;
+use tokio_util::sync::CancellationToken;
+
+const BLUEPRINT: &str = "\
+name: shop
+vms:
+  - name: web-1
+    cores: 1
+    memory_mib: 64
+    disk_gib: 1
+    image: alpine
+  - name: web-2
+    cores: 1
+    memory_mib: 64
+    disk_gib: 1
+    image: alpine
+  - name: db
+    cores: 1
+    memory_mib: 128
+    disk_gib: 2
+    image: alpine
+";
+
+/// Compute events seen on the stream, in order (applied blocks only; the
+/// devnet has one node, so it never reorgs).
+type Events = Arc<Mutex<Vec<ComputeEvent>>>;
+
+struct Cluster {
+    devnet: Devnet,
+    nats: async_nats::Client,
+    params: NetworkParams,
+    genesis: SecretKey,
+    funds: Arc<Mutex<NodeView>>,
+    /// Genesis outputs (the stream starts after the genesis block).
+    genesis_coins: Vec<(CoinOutputId, Currency)>,
+    used: Vec<CoinOutputId>,
+    events: Events,
+    shutdown: CancellationToken,
+}
+
+fn key(byte: u8) -> SecretKey {
+    SecretKey::from_seed([byte; 32])
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let devnet = Devnet::start().await.unwrap();
+        let nats_url = devenv::Settings::load().unwrap().nats_url;
+        let nats = async_nats::connect(&nats_url).await.unwrap();
+        let params = devnet.config.params.clone();
+        let genesis = spending_key(&testkit::GENESIS_SEED, Derivation::Raw, 0);
+        let address = Condition::for_public_key(&genesis.public_key()).address();
+        let funds = Arc::new(Mutex::new(NodeView::new(NodeId::default(), address)));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(agent::follow(
+            nats.clone(),
+            devnet.network.clone(),
+            funds.clone(),
+            Arc::new(AgentStatus::default()),
+            shutdown.clone(),
+        ));
+        let genesis_condition = Condition::for_public_key(&genesis.public_key());
+        let genesis_coins = devnet
+            .config
+            .genesis
+            .transactions
+            .iter()
+            .flat_map(|transaction| {
+                let id = transaction.id();
+                transaction
+                    .coin_outputs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, output)| output.condition == genesis_condition)
+                    .map(move |(index, output)| {
+                        (
+                            CoinOutputId::for_transaction_output(&id, index as u64),
+                            output.value,
+                        )
+                    })
+            })
+            .collect();
+        let events: Events = Arc::default();
+        tokio::spawn(collect_events(
+            nats.clone(),
+            devnet.network.clone(),
+            events.clone(),
+        ));
+        Cluster {
+            devnet,
+            nats,
+            params,
+            genesis,
+            funds,
+            genesis_coins,
+            used: Vec::new(),
+            events,
+            shutdown,
+        }
+    }
+
+    /// An unused genesis coin output, waiting for one if needed.
+    async fn input(&mut self) -> (CoinOutputId, Currency) {
+        if let Some(found) = self.genesis_coins.pop() {
+            self.used.push(found.0);
+            return found;
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self
+                .funds
+                .lock()
+                .unwrap()
+                .coins()
+                .iter()
+                .filter(|(id, _)| !self.used.contains(id))
+                .max_by_key(|(_, value)| **value)
+                .map(|(id, value)| (*id, *value));
+            if let Some(found) = found {
+                self.used.push(found.0);
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no genesis coins to spend");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A transaction spending one genesis output, paying `outputs` (and
+    /// the change back), with the minimum fee.
+    async fn paid(&mut self, outputs: Vec<CoinOutput>) -> Transaction {
+        let (id, value) = self.input().await;
+        let fee = Currency(1_000_000_000);
+        let spent = Currency::checked_sum(outputs.iter().map(|o| o.value)).unwrap();
+        let mut coin_outputs = outputs;
+        coin_outputs.push(CoinOutput {
+            value: value
+                .checked_sub(fee)
+                .and_then(|v| v.checked_sub(spent))
+                .unwrap(),
+            condition: Condition::for_public_key(&self.genesis.public_key()),
+        });
+        Transaction {
+            coin_inputs: vec![CoinInput {
+                parent_id: id,
+                fulfillment: Fulfillment::Nil,
+            }],
+            coin_outputs,
+            fee,
+            ..Transaction::new()
+        }
+    }
+
+    async fn submit(&self, mut transaction: Transaction) {
+        report::sign_coin_inputs(&mut transaction, &self.genesis, &self.params);
+        report::submit(&self.nats, &self.devnet.network, &transaction)
+            .await
+            .unwrap();
+    }
+
+    /// Splits the genesis coins into many outputs and funds the node keys.
+    async fn fund(&mut self, node_keys: &[&SecretKey]) {
+        let coin = |whole: u128| Currency(whole * 1_000_000_000);
+        let mut outputs: Vec<CoinOutput> = (0..12)
+            .map(|_| CoinOutput {
+                value: coin(1_000),
+                condition: Condition::for_public_key(&self.genesis.public_key()),
+            })
+            .collect();
+        for node_key in node_keys {
+            for _ in 0..20 {
+                outputs.push(CoinOutput {
+                    value: coin(10),
+                    condition: Condition::for_public_key(&node_key.public_key()),
+                });
+            }
+        }
+        let transaction = self.paid(outputs).await;
+        self.submit(transaction).await;
+        // Wait for the split to be spendable.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let big = |view: &NodeView| {
+            view.coins()
+                .values()
+                .filter(|value| **value >= Currency(1_000 * 1_000_000_000))
+                .count()
+        };
+        while big(&self.funds.lock().unwrap()) < 12 {
+            assert!(Instant::now() < deadline, "split not mined");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn register_identity(&mut self, name: &str, signer: &SecretKey) -> IdentityId {
+        let mut transaction = self.paid(Vec::new()).await;
+        let operation = IdentityOperation::unsigned(
+            IdentityAction::Register {
+                name: IdentityName(name.into()),
+                public_key: signer.public_key(),
+            },
+            signer.public_key(),
+        );
+        let id = identity::sign_into(
+            &mut transaction,
+            operation,
+            &self.params.chain_id,
+            signer,
+            None,
+        );
+        self.submit(transaction).await;
+        IdentityId::for_registration(&id)
+    }
+
+    /// Submits a compute action (escrowing `deposit` as output 0).
+    async fn compute(
+        &mut self,
+        action: impl FnOnce(Option<u32>) -> ComputeAction,
+        signer: Option<&SecretKey>,
+        node_key: Option<&SecretKey>,
+        deposit: Option<Currency>,
+    ) -> ledger::TransactionId {
+        let outputs = deposit
+            .map(|value| {
+                vec![CoinOutput {
+                    value,
+                    condition: escrow_condition(),
+                }]
+            })
+            .unwrap_or_default();
+        let mut transaction = self.paid(outputs).await;
+        let action = action(deposit.map(|_| 0));
+        let id = sign_into(
+            &mut transaction,
+            action,
+            &self.params.chain_id,
+            signer,
+            node_key,
+        );
+        self.submit(transaction).await;
+        id
+    }
+
+    /// Waits until `done` holds for the events seen so far.
+    async fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&[ComputeEvent]) -> bool) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if done(&self.events.lock().unwrap()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; events: {:#?}",
+                self.events.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn start_agent(
+        &self,
+        node_key: &SecretKey,
+        directory: &std::path::Path,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let token = CancellationToken::new();
+        let config = AgentConfig {
+            network: self.devnet.network.clone(),
+            params: self.params.clone(),
+            nats_url: devenv::Settings::load().unwrap().nats_url,
+            tick: Duration::from_millis(200),
+            report_interval: Duration::from_secs(3),
+            silent_after_blocks: chain::domains::compute::ComputeParams::default()
+                .silent_after_blocks,
+        };
+        let driver = ProcessDriver::new(directory.to_path_buf(), BTreeMap::new());
+        let reconciler = Reconciler::new(Arc::new(driver), RestartPolicy::default());
+        let task = tokio::spawn(agent::run(
+            config,
+            node_key.clone(),
+            reconciler,
+            Arc::new(AgentStatus::default()),
+            token.clone(),
+        ));
+        (token, task)
+    }
+}
+
+async fn collect_events(nats: async_nats::Client, network: String, events: Events) {
+    let jetstream = async_nats::jetstream::new(nats);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ledger_stream = loop {
+        match jetstream.get_stream(stream::stream_name(&network)).await {
+            Ok(found) => break found,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => panic!("no ledger stream: {error}"),
+        }
+    };
+    let consumer = ledger_stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    while let Some(Ok(message)) = messages.next().await {
+        let block = BlockMessage::decode(&message.payload).unwrap();
+        for event in block.events {
+            if let (Direction::Apply, EventBody::Domain { domain, data, .. }) =
+                (event.direction, &event.body)
+                && domain == "compute"
+            {
+                events
+                    .lock()
+                    .unwrap()
+                    .push(ComputeEvent::decode(data).unwrap());
+            }
+        }
+    }
+}
+
+/// The latest reported state of every workload of `deployment`, by node.
+fn reported(
+    events: &[ComputeEvent],
+    deployment: DeploymentId,
+) -> BTreeMap<Name, (NodeId, WorkloadState)> {
+    let mut states = BTreeMap::new();
+    for event in events {
+        if let ComputeEvent::WorkloadStateReported {
+            node,
+            deployment: reported,
+            workload,
+            state,
+        } = event
+            && *reported == deployment
+        {
+            states.insert(workload.clone(), (*node, state.clone()));
+        }
+    }
+    states
+}
+
+/// Where each workload of `deployment` is placed now.
+fn placements(events: &[ComputeEvent], deployment: DeploymentId) -> BTreeMap<Name, NodeId> {
+    let mut placed = BTreeMap::new();
+    for event in events {
+        match event {
+            ComputeEvent::WorkloadPlaced {
+                deployment: of,
+                node,
+                spec,
+                ..
+            } if *of == deployment => {
+                placed.insert(spec.name.clone(), *node);
+            }
+            ComputeEvent::WorkloadRemoved {
+                deployment: of,
+                workload,
+                node,
+            } if *of == deployment && placed.get(workload) == Some(node) => {
+                placed.remove(workload);
+            }
+            _ => {}
+        }
+    }
+    placed
+}
+
+fn all_running_where_placed(
+    events: &[ComputeEvent],
+    deployment: DeploymentId,
+    count: usize,
+) -> bool {
+    let placed = placements(events, deployment);
+    let states = reported(events, deployment);
+    placed.len() == count
+        && placed
+            .iter()
+            .all(|(name, node)| states.get(name) == Some(&(*node, WorkloadState::Running)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_agents_run_heal_and_destroy_a_blueprint() {
+    let mut cluster = Cluster::start().await;
+    let (node_key_a, node_key_b) = (key(0xa0), key(0xb0));
+    let (alice_key, farmer_key) = (key(0x11), key(0x22));
+    cluster.fund(&[&node_key_a, &node_key_b]).await;
+    let alice = cluster.register_identity("alice", &alice_key).await;
+    let farmer = cluster.register_identity("farmer", &farmer_key).await;
+    for node_key in [&node_key_a, &node_key_b] {
+        let public = node_key.public_key();
+        cluster
+            .compute(
+                |_| ComputeAction::RegisterNode {
+                    owner: farmer,
+                    node_key: public,
+                    farm: Name::new("farm-a").unwrap(),
+                    location: Location::new("be", "ghent").unwrap(),
+                    capacity: Resources::new(4, 1024, 20),
+                },
+                Some(&farmer_key),
+                Some(node_key),
+                None,
+            )
+            .await;
+    }
+    let node_a = NodeId::for_key(&node_key_a.public_key());
+    let node_b = NodeId::for_key(&node_key_b.public_key());
+    cluster
+        .wait_for("both nodes registered", Duration::from_secs(30), |events| {
+            events
+                .iter()
+                .filter(|e| matches!(e, ComputeEvent::NodeRegistered { .. }))
+                .count()
+                == 2
+        })
+        .await;
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let (stop_a, agent_a) = cluster.start_agent(&node_key_a, dir_a.path());
+    let (stop_b, agent_b) = cluster.start_agent(&node_key_b, dir_b.path());
+
+    // Apply the blueprint: three VMs, all reported running.
+    let spec: DeploymentSpec = blueprint::parse(BLUEPRINT).unwrap();
+    let diff = blueprint::plan(&spec, &[]).unwrap();
+    let Action::Create(create) = diff.action else {
+        panic!("a new blueprint creates");
+    };
+    let created = cluster
+        .compute(
+            |deposit| ComputeAction::CreateDeployment {
+                owner: alice,
+                spec: create,
+                deposit,
+            },
+            Some(&alice_key),
+            None,
+            Some(Currency(500 * 1_000_000_000)),
+        )
+        .await;
+    let deployment = DeploymentId::for_creation(&created);
+    cluster
+        .wait_for("three VMs running", Duration::from_secs(60), |events| {
+            all_running_where_placed(events, deployment, 3)
+        })
+        .await;
+    let nodes_used: std::collections::BTreeSet<NodeId> =
+        placements(&cluster.events.lock().unwrap(), deployment)
+            .values()
+            .copied()
+            .collect();
+    assert_eq!(
+        nodes_used,
+        [node_a, node_b].into(),
+        "the scheduler spreads the VMs over both nodes"
+    );
+
+    // Apply again: nothing to do.
+    let current = [CurrentDeployment {
+        id: deployment,
+        spec: spec.clone(),
+    }];
+    assert!(blueprint::plan(&spec, &current).unwrap().is_empty());
+
+    // A new size for db: only db is replaced.
+    let resized =
+        blueprint::parse(&BLUEPRINT.replace("memory_mib: 128", "memory_mib: 256")).unwrap();
+    let diff = blueprint::plan(&resized, &current).unwrap();
+    assert_eq!(diff.changes.len(), 1, "{:?}", diff.changes);
+    let before = cluster.events.lock().unwrap().len();
+    cluster
+        .compute(
+            |_| ComputeAction::UpdateDeployment {
+                owner: alice,
+                deployment,
+                spec: resized.clone(),
+            },
+            Some(&alice_key),
+            None,
+            None,
+        )
+        .await;
+    cluster
+        .wait_for("the update", Duration::from_secs(30), |events| {
+            events[before..]
+                .iter()
+                .any(|e| matches!(e, ComputeEvent::DeploymentUpdated { .. }))
+        })
+        .await;
+    {
+        let events = cluster.events.lock().unwrap();
+        let touched: Vec<String> = events[before..]
+            .iter()
+            .filter_map(|event| match event {
+                ComputeEvent::WorkloadPlaced { spec, .. } => Some(spec.name.to_string()),
+                ComputeEvent::WorkloadRemoved { workload, .. } => Some(workload.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert!(touched.iter().all(|name| name == "db"), "{touched:?}");
+        assert!(!touched.is_empty());
+    }
+    cluster
+        .wait_for("db running again", Duration::from_secs(30), |events| {
+            let after = &events[before..];
+            after.iter().any(|e| matches!(e, ComputeEvent::WorkloadStateReported { workload, state: WorkloadState::Running, .. } if workload.as_str() == "db"))
+                && all_running_where_placed(events, deployment, 3)
+        })
+        .await;
+
+    // Kill agent A: once node A is silent, agent B heals it and runs A's VMs.
+    let on_a: Vec<Name> = placements(&cluster.events.lock().unwrap(), deployment)
+        .into_iter()
+        .filter(|(_, node)| *node == node_a)
+        .map(|(name, _)| name)
+        .collect();
+    assert!(!on_a.is_empty());
+    stop_a.cancel();
+    agent_a.await.unwrap().unwrap();
+    let killed = Instant::now();
+    cluster
+        .wait_for("A's VMs rescheduled and running on B", Duration::from_secs(90), |events| {
+            let rescheduled = events.iter().filter(|e| matches!(e, ComputeEvent::WorkloadPlaced { node, reason: PlacementReason::Rescheduled { from, .. }, .. } if *node == node_b && *from == node_a)).count();
+            rescheduled == on_a.len() && all_running_where_placed(events, deployment, 3)
+        })
+        .await;
+
+    for event in cluster.events.lock().unwrap().iter() {
+        if let ComputeEvent::WorkloadPlaced {
+            spec,
+            node,
+            reason: reason @ PlacementReason::Rescheduled { .. },
+            ..
+        } = event
+        {
+            println!(
+                "{} rescheduled onto {}: {reason:?}",
+                spec.name,
+                node.short()
+            );
+        }
+    }
+    println!(
+        "agent A killed; its {} VM(s) ran on node B {:?} later",
+        on_a.len(),
+        killed.elapsed()
+    );
+
+    // Destroy: every VM deleted, the capacity free, B runs nothing.
+    let diff = blueprint::plan_destroy(
+        &spec.name,
+        &[CurrentDeployment {
+            id: deployment,
+            spec: resized,
+        }],
+    )
+    .unwrap();
+    assert!(matches!(diff.action, Action::Cancel { .. }));
+    cluster
+        .compute(
+            |_| ComputeAction::CancelDeployment {
+                owner: alice,
+                deployment,
+            },
+            Some(&alice_key),
+            None,
+            None,
+        )
+        .await;
+    cluster
+        .wait_for("every VM deleted", Duration::from_secs(30), |events| {
+            placements(events, deployment).is_empty()
+                && reported(events, deployment)
+                    .values()
+                    .all(|(_, state)| *state == WorkloadState::Deleted)
+        })
+        .await;
+    let leftovers = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("environ")).ok())
+        .filter(|environ| environ.contains(&format!("BSC_DEPLOYMENT={deployment}")))
+        .count();
+    assert_eq!(leftovers, 0, "no workload process is left");
+
+    stop_b.cancel();
+    agent_b.await.unwrap().unwrap();
+    cluster.shutdown.cancel();
+    cluster.devnet.shutdown().await.unwrap();
+}
