@@ -9,9 +9,10 @@
 //! tomorrow stays absent; a withdrawn item never shows); a broadcast
 //! channel's messages and a poll's delivery report are public; a private
 //! channel's messages, members, keys and delivery reports need a token
-//! (UNAUTHENTICATED without, BAD_TOKEN with a forged one). A member's
-//! token against the identity read model (FORBIDDEN for non-members) is
-//! not covered yet: that model has not landed (docs/chat.md).
+//! (UNAUTHENTICATED without, BAD_TOKEN with a forged one); with login
+//! tokens checked against the projected identity model, a member reads
+//! the direct channel as ciphertext and seals only, a registered
+//! non-member gets FORBIDDEN; channels with unread counts.
 
 #![allow(clippy::unwrap_used)] // test harness: a failed setup step should fail the test loudly
 
@@ -25,17 +26,17 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use api::login::BearerToken;
+use api::login::{BearerToken, TokenClaims};
 use api::submit::NatsSubmitter;
 use api::{ApiSchema, ApiState, Limits, Network};
 use chain::stream::{self, submit_subject};
 use chat_support::{Chat, text};
 use common::key;
-use ledger::Timestamp;
 use ledger::payload::chat::{
     ChannelKind, ChatAction, MemberRole, MessageBody, MessageContent, MessageId, NewsContent,
     NewsId, Receipt, ReceiptStatus, direct_body,
 };
+use ledger::{IdentityId, Timestamp};
 use projections::chat::Chat as ChatModel;
 use projections::runner::{ModelMetrics, Runner, RunnerConfig};
 use projections::schema;
@@ -105,8 +106,8 @@ async fn chat_queries_serve_public_channels_and_guard_private_ones() {
         client,
         js,
     } = services;
-    let (mut chat, ids) = Chat::new(&[("alice", 10), ("bob", 11), ("city", 13)]);
-    let (alice, bob, city) = (ids[0], ids[1], ids[2]);
+    let (mut chat, ids) = Chat::new(&[("alice", 10), ("bob", 11), ("eve", 12), ("city", 13)]);
+    let (alice, bob, eve, city) = (ids[0], ids[1], ids[2], ids[3]);
     let config = chat.net.chain.config().clone();
     let shutdown = CancellationToken::new();
     let mut runner_config = RunnerConfig::new(network.clone(), 10);
@@ -117,18 +118,31 @@ async fn chat_queries_serve_public_channels_and_guard_private_ones() {
         schema_name: "chat".to_owned(),
         database: options.clone(),
         nats: client.clone(),
-        config: runner_config,
+        config: runner_config.clone(),
         metrics: Arc::new(ModelMetrics::default()),
     };
     let projector = {
         let shutdown = shutdown.clone();
         tokio::spawn(async move { runner.run(shutdown).await })
     };
+    let identity_runner = Runner {
+        model: Arc::new(projections::identity::Identity),
+        schema_name: "identity".to_owned(),
+        database: options.clone(),
+        nats: client.clone(),
+        config: runner_config,
+        metrics: Arc::new(ModelMetrics::default()),
+    };
+    let identities = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { identity_runner.run(shutdown).await })
+    };
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .connect_with(options.clone())
         .await
         .unwrap();
+    let login = Arc::new(api::login::LoginConfig::ephemeral());
     let state = ApiState {
         pool,
         network: Network::new(network.clone(), config.clone()),
@@ -139,7 +153,7 @@ async fn chat_queries_serve_public_channels_and_guard_private_ones() {
             subject: submit_subject(&network),
             timeout: Duration::from_secs(5),
         }),
-        login: Arc::new(api::login::LoginConfig::ephemeral()),
+        login: login.clone(),
     };
     let schema = api::build_schema(state);
 
@@ -253,16 +267,25 @@ async fn chat_queries_serve_public_channels_and_guard_private_ones() {
         sqlx::Connection::connect_with(&schema::options_for_schema(&options, "chat"))
             .await
             .unwrap();
+    let mut identity_connection =
+        sqlx::Connection::connect_with(&schema::options_for_schema(&options, "identity"))
+            .await
+            .unwrap();
     let started = Instant::now();
     loop {
         let at = schema::read_checkpoint(&mut connection, "chat")
             .await
             .ok()
             .flatten();
-        if at.is_some_and(|c| c.height.0 >= tip) {
+        let identity_at = schema::read_checkpoint(&mut identity_connection, "identity")
+            .await
+            .ok()
+            .flatten();
+        if at.is_some_and(|c| c.height.0 >= tip) && identity_at.is_some_and(|c| c.height.0 >= tip) {
             break;
         }
         assert!(!projector.is_finished(), "the projector stopped");
+        assert!(!identities.is_finished(), "the identity projector stopped");
         assert!(started.elapsed() < Duration::from_secs(60));
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -340,7 +363,86 @@ async fn chat_queries_serve_public_channels_and_guard_private_ones() {
         Err("BAD_USER_INPUT".to_owned())
     );
 
+    // With login tokens: members read the direct channel (ciphertext and
+    // seals only), a registered non-member is FORBIDDEN.
+    let token = |identity: IdentityId, seed: u8| {
+        let now = unix_now();
+        login.secret.token(&TokenClaims {
+            chain_id: config.params.chain_id.0.0,
+            identity_id: identity.0.0,
+            public_key: key(seed).public_key(),
+            issued_at: now,
+            expires_at: now + 3_600,
+        })
+    };
+    let messages = "query($c: String!) { chatMessages(channel: $c) { edges { node { text ciphertext nonce bodyKind seals { member publicKey sealed } } } } }";
+    let data = run(
+        &schema,
+        messages,
+        json!({ "c": direct_id }),
+        Some(&token(bob, 11)),
+    )
+    .await
+    .unwrap();
+    let node = &data["chatMessages"]["edges"][0]["node"];
+    assert_eq!(node["bodyKind"], "direct");
+    assert_eq!(node["text"], Value::Null);
+    assert!(
+        node["ciphertext"]
+            .as_str()
+            .is_some_and(|hex| !hex.is_empty())
+    );
+    assert_eq!(node["seals"].as_array().unwrap().len(), 2);
+    assert!(!data.to_string().contains("vault code"));
+    assert!(!data.to_string().contains(&hex::encode("vault code")));
+    assert_eq!(
+        run(
+            &schema,
+            messages,
+            json!({ "c": direct_id }),
+            Some(&token(eve, 12))
+        )
+        .await,
+        Err("FORBIDDEN".to_owned())
+    );
+    assert_eq!(
+        run(
+            &schema,
+            "query($c: String!) { chatMembers(channel: $c) { identity } }",
+            json!({ "c": direct_id }),
+            Some(&token(eve, 12))
+        )
+        .await,
+        Err("FORBIDDEN".to_owned())
+    );
+    // Channels with unread counts: Bob has not read Alice's message.
+    let data = run(
+        &schema,
+        "{ chatChannels { id kind role unread } }",
+        json!({}),
+        Some(&token(bob, 11)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        data["chatChannels"],
+        json!([{ "id": direct_id, "kind": "direct", "role": "writer", "unread": 1 }])
+    );
+    let data = run(
+        &schema,
+        "{ chatChannels { id unread } }",
+        json!({}),
+        Some(&token(alice, 10)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        data["chatChannels"],
+        json!([{ "id": direct_id, "unread": 0 }])
+    );
+
     shutdown.cancel();
+    identities.await.unwrap().unwrap();
     projector.await.unwrap().unwrap();
     let _ = js.delete_stream(stream::stream_name(&network)).await;
     db.drop_database().await.unwrap();

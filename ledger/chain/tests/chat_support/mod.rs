@@ -50,12 +50,14 @@ pub struct Chat {
     done: Vec<(Transaction, Vec<ChatEvent>)>,
     /// The height of the last block handed out as a message.
     published: Option<u64>,
+    /// The events of the blocks this harness mined (identity events).
+    events_of: std::collections::HashMap<ledger::BlockId, Vec<LedgerEvent>>,
 }
 
 impl Chat {
     /// Registers one identity per `(name, key seed)`, all in one block.
     pub fn new(people: &[(&str, u8)]) -> (Chat, Vec<IdentityId>) {
-        let mut net = Net::new(test_config());
+        let net = Net::new(test_config());
         let payer = key(FEE_PAYER);
         let mut split = net.transfer(
             &payer,
@@ -78,7 +80,6 @@ impl Chat {
             .checked_sub(coins(1_000 * SPLIT_OUTPUTS as u128))
             .unwrap();
         sign_coin_inputs(&mut split, &net.params(), &payer);
-        net.mine(vec![split]);
         let mut chat = Chat {
             net,
             chat: ChatState::default(),
@@ -86,7 +87,9 @@ impl Chat {
             upcoming: None,
             done: Vec::new(),
             published: None,
+            events_of: std::collections::HashMap::new(),
         };
+        chat.mine_recorded(vec![split]);
         let registrations: Vec<(Transaction, TransactionId)> = people
             .iter()
             .map(|(name, seed)| {
@@ -105,9 +108,22 @@ impl Chat {
             .iter()
             .map(|(_, id)| IdentityId::for_registration(id))
             .collect();
-        chat.net
-            .mine(registrations.into_iter().map(|(tx, _)| tx).collect());
+        chat.mine_recorded(registrations.into_iter().map(|(tx, _)| tx).collect());
         (chat, ids)
+    }
+
+    /// Mines `transactions` in one block, keeping its events for
+    /// [`Self::unpublished_blocks`].
+    pub fn mine_recorded(&mut self, transactions: Vec<Transaction>) {
+        let block = self.net.next_block(transactions);
+        let update = self.net.accept(block.clone()).unwrap();
+        let id = block.id();
+        let events = update
+            .events
+            .into_iter()
+            .filter(|event| event.block == id)
+            .collect();
+        self.events_of.insert(id, events);
     }
 
     /// A fee-paying transaction of the payer from an unused split output.
@@ -251,7 +267,8 @@ impl Chat {
     }
 
     /// Applied messages of the main chain's blocks not handed out yet
-    /// (blocks without chat operations: no chat events).
+    /// (blocks without chat operations), with their events when this
+    /// harness mined them.
     pub fn unpublished_blocks(&mut self) -> Vec<BlockMessage> {
         let chain = &self.net.chain;
         let start = self.published.map_or(0, |height| height + 1);
@@ -263,7 +280,7 @@ impl Chat {
                     height: BlockHeight(height),
                     outbox_sequence: 0,
                     block: chain.block(&id).unwrap().unwrap(),
-                    events: Vec::new(),
+                    events: self.events_of.get(&id).cloned().unwrap_or_default(),
                 }
             })
             .collect();

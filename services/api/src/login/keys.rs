@@ -50,14 +50,16 @@ struct KeyRow {
 
 /// The status of `key` in the identity read model now.
 pub async fn key_holder(state: &ApiState, key: &PublicKey) -> ApiResult<KeyHolder> {
-    // The newest row for the key: a key may be added, removed and (for
-    // another identity, after it was freed) added again.
+    // A key is bound to at most one identity, ever (its row is keyed by
+    // the key): active, retired (rotated away) or revoked.
     let row: Option<KeyRow> = sqlx::query_as(
-        "SELECT i.id, i.name, k.removed_height IS NULL AS active, k.removal, k.removed_height
+        "SELECT i.id, i.name, k.status = 'active' AS active,
+                CASE k.status WHEN 'retired' THEN 'rotated away' WHEN 'revoked' THEN 'revoked' END
+                    AS removal,
+                coalesce(k.revoked_height, k.retired_height) AS removed_height
            FROM identity.identity_key k
-           JOIN identity.identity i ON i.id = k.identity_id
+           JOIN identity.identity i ON i.id = k.identity
           WHERE k.public_key = $1
-          ORDER BY k.added_height DESC
           LIMIT 1",
     )
     .bind(&key.0[..])
