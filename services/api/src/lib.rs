@@ -6,6 +6,8 @@
 //!   notary, minting, authorization, pending transactions).
 //! * [`mutation`]: `submitTransaction` (to a node over NATS, see
 //!   [`submit`]) and `decodeTransaction` (see [`decode`]).
+//! * [`identity`]: identities, organizations, membership proofs, trust
+//!   paths over the identity read model.
 //! * [`login`]: `loginChallenge`, `login` and the [`login::Viewer`] guard
 //!   that private data (chat, storage) checks bearer tokens with.
 //! * [`subscription`]: new blocks, address activity and pending
@@ -23,6 +25,7 @@ pub mod context;
 pub mod decode;
 pub mod error;
 pub mod explorer;
+pub mod identity;
 pub mod login;
 pub mod mutation;
 pub mod paging;

@@ -8,13 +8,14 @@ use async_graphql::{MergedObject, Schema};
 use crate::chat::ChatQuery;
 use crate::context::ApiState;
 use crate::explorer::ExplorerQuery;
+use crate::identity::IdentityQuery;
 use crate::login::{LoginMutation, LoginQuery};
 use crate::mutation::TransactionMutation;
 use crate::subscription::Subscription;
 
 /// The query root.
 #[derive(MergedObject, Default)]
-pub struct Query(ExplorerQuery, LoginQuery, ChatQuery);
+pub struct Query(ExplorerQuery, LoginQuery, ChatQuery, IdentityQuery);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]

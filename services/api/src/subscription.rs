@@ -23,6 +23,7 @@ use crate::explorer::blocks::{BLOCK_COLUMNS, Block, BlockRow};
 use crate::explorer::chain_info::tip_height;
 use crate::explorer::pending::PendingTransaction;
 use crate::explorer::transactions::{Transaction, TransactionRow};
+use crate::identity::types::{self as identity_types, Activity};
 
 /// Most items read per notification; the rest follow with the next one.
 const BATCH: i64 = 100;
@@ -35,8 +36,12 @@ fn nats(state: &ApiState) -> ApiResult<async_nats::Client> {
 }
 
 async fn explorer_notifications(state: &ApiState) -> ApiResult<async_nats::Subscriber> {
+    model_notifications(state, "explorer").await
+}
+
+async fn model_notifications(state: &ApiState, model: &str) -> ApiResult<async_nats::Subscriber> {
     nats(state)?
-        .subscribe(notification_subject(&state.network.name, "explorer"))
+        .subscribe(notification_subject(&state.network.name, model))
         .await
         .map_err(|error| ApiError::Nats(error.to_string()))
 }
@@ -142,6 +147,17 @@ async fn activity_between(
     Ok((transactions, Some(upto.min(last.saturating_add(BATCH)))))
 }
 
+/// The checkpoint height of `model` now (-1 before its first block).
+async fn model_height(state: &ApiState, model: &'static str) -> ApiResult<i64> {
+    // `model` is one of this crate's constant schema names.
+    let sql = format!("SELECT height FROM \"{model}\".checkpoint");
+    let height: Option<i64> = sqlx::query_scalar(&sql)
+        .fetch_optional(&state.pool)
+        .await
+        .map_err(ApiError::from_model(model))?;
+    Ok(height.unwrap_or(-1))
+}
+
 /// The subscription root.
 #[derive(Default)]
 pub struct Subscription;
@@ -174,6 +190,46 @@ impl Subscription {
             start,
             state,
             move |state, last, upto| activity_between(state, stored.clone(), last, upto),
+        ))
+    }
+
+    /// Changes that concern the identity named `identity` (or the
+    /// organization at that path), as the identity read model folds them
+    /// in, oldest first.
+    async fn identity_changes(
+        &self,
+        ctx: &Context<'_>,
+        identity: String,
+    ) -> async_graphql::Result<impl Stream<Item = Activity>> {
+        let state = ApiState::of(ctx).clone();
+        let id = match crate::identity::identity_by_name(&state, &identity)
+            .await
+            .gql()?
+        {
+            Some(found) => found.id,
+            None => {
+                crate::identity::require_organization(&state, &identity)
+                    .await
+                    .map_err(|_| ApiError::UnknownIdentity(identity.trim().to_ascii_lowercase()))
+                    .gql()?
+                    .id
+            }
+        };
+        let subscriber = model_notifications(&state, crate::identity::MODEL)
+            .await
+            .gql()?;
+        let start = model_height(&state, crate::identity::MODEL).await.gql()?;
+        Ok(follow(
+            subscriber,
+            start,
+            state,
+            move |state, last, upto| {
+                let id = id.clone();
+                async move {
+                    let items = identity_types::activity_between(&state, &id, last, upto).await?;
+                    Ok((items, Some(upto)))
+                }
+            },
         ))
     }
 

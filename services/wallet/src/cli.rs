@@ -142,8 +142,153 @@ pub enum Command {
     /// Notary: record a file's hash on chain, or check when it was recorded.
     #[command(subcommand)]
     Notary(NotaryCommand),
+    /// Identity: register, keys, attributes, attestations, vouches,
+    /// organizations, authorizations, login (docs/identity.md).
+    #[command(subcommand)]
+    Identity(IdentityCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Register NAME with this wallet's identity key 0 (3–32 of a-z, 0-9, -).
+    Register {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// An identity as the API shows it (keys, attributes, vouches, memberships)
+    /// [default: this wallet's].
+    Show { name: Option<String> },
+    /// The identity's keys: list, rotate, revoke.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Add an attribute: only a salted commitment goes on chain; the value and
+    /// salt stay in <wallet>.identity.json.
+    Attr {
+        /// Label (e.g. email, email:work, ssh.laptop).
+        label: String,
+        /// The clear value (never sent).
+        value: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Attest that SUBJECT's attribute LABEL with COMMITMENT holds the value you checked.
+    Attest {
+        subject: String,
+        label: String,
+        /// The commitment (hex) the subject showed you the value and salt of.
+        #[arg(long)]
+        commitment: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Vouch for TARGET (or withdraw a vouch with --withdraw).
+    Vouch {
+        target: String,
+        /// Weight 1–100.
+        #[arg(long, default_value_t = 50)]
+        weight: u8,
+        /// A public claim (at most 280 bytes).
+        #[arg(long)]
+        claim: Option<String>,
+        #[arg(long)]
+        withdraw: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Organizations: create, invite, accept, reject, remove.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Let ORGANIZATION see the attributes labelled SCOPES (replaces an earlier grant).
+    Grant {
+        organization: String,
+        #[arg(required = true)]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Revoke ORGANIZATION's authorization.
+    Revoke {
+        organization: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Log in to the API with the current identity key: prints a bearer token.
+    Login,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// The wallet's identity keys and which one acts now.
+    List,
+    /// Bind the next unused identity key as another active key; it acts from now on
+    /// (the previous one stays active until revoked).
+    Add {
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Retire the current key and act with the next unused identity key from now on.
+    Rotate {
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Revoke a key (hex) of the identity for good.
+    Revoke {
+        key: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization (top level, or parent.child as an owner of parent).
+    Create {
+        path: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Invite SUBJECT (an identity, or an organization with --organization) to ORGANIZATION.
+    Invite {
+        organization: String,
+        subject: String,
+        /// member or owner.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// SUBJECT is an organization path.
+        #[arg(long = "organization")]
+        subject_is_organization: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Accept an invitation to ORGANIZATION (for yourself, or for an organization you own).
+    Accept {
+        organization: String,
+        #[arg(long)]
+        on_behalf_of: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Reject an invitation (yours by default), or cancel SUBJECT's as an owner.
+    Reject {
+        organization: String,
+        subject: Option<String>,
+        #[arg(long = "organization")]
+        subject_is_organization: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Remove SUBJECT's role (as an owner), or leave (SUBJECT = yourself).
+    Remove {
+        organization: String,
+        subject: String,
+        #[arg(long = "organization")]
+        subject_is_organization: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -78,6 +78,7 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
                 .await
         }
         Command::Notary(NotaryCommand::Verify { file }) => context.notary_verify(&file).await,
+        Command::Identity(command) => context.identity(command).await,
         Command::Completions { shell } => {
             let mut buffer = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wallet", &mut buffer);
@@ -111,6 +112,11 @@ fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, WalletError> {
 }
 
 impl Context {
+    /// The keystore file this command works on.
+    pub(crate) fn wallet_path(&self) -> &Path {
+        &self.settings.wallet_path
+    }
+
     pub(crate) fn keystore(&self) -> Result<Keystore, WalletError> {
         Keystore::load(&self.settings.wallet_path)
     }

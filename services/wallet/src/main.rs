@@ -8,7 +8,8 @@
 //! [`multisig`] (conditions, partial signatures, merging), [`notary`]
 //! (document hashes), [`swap`] (atomic swaps), [`mint`] (minting and coin
 //! destruction), [`auth`] (authorized addresses), [`authority`] (signing
-//! for the mint condition or the address authority).
+//! for the mint condition or the address authority), [`identity`]
+//! (identities, organizations, trust, login).
 //! Further features belong in modules of their own like `notary`, building
 //! a [`build::Request`] (or a transaction of their own) and using `txfile`
 //! for partially signed transactions.
@@ -22,6 +23,7 @@ mod commands;
 mod config;
 mod error;
 mod funds;
+mod identity;
 mod keystore;
 mod mint;
 mod multisig;

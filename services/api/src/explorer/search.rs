@@ -1,5 +1,6 @@
 //! `search(term)`: one box for everything a user may paste — a height, a
-//! block, transaction or output ID, or an address.
+//! block, transaction or output ID, an address, an identity name or an
+//! organization path.
 
 use async_graphql::{Context, Object, Union};
 
@@ -9,6 +10,7 @@ use super::outputs::{Output, output_by_id};
 use super::transactions::{Transaction, transaction_by_id};
 use crate::context::{ApiState, parse_id};
 use crate::error::{ApiResult, IntoGraphql};
+use crate::identity::{Identity, Organization, identity_by_name, organization_by_path};
 
 /// What a search term resolved to.
 #[derive(Union)]
@@ -17,6 +19,18 @@ pub enum SearchResult {
     Transaction(Transaction),
     Output(Output),
     Address(AddressInfo),
+    Identity(Identity),
+    Organization(Organization),
+}
+
+/// Whether `term` could be an identity name or organization path
+/// (letters, digits, `-` and `.`; it starts with a letter).
+fn looks_like_a_name(term: &str) -> bool {
+    term.len() <= 150
+        && term.starts_with(|c: char| c.is_ascii_alphabetic())
+        && term
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
 /// Resolves `term`; none when it names nothing the explorer holds.
@@ -43,11 +57,36 @@ pub async fn search(state: &ApiState, term: &str) -> ApiResult<Option<SearchResu
         }
         return Ok(output_by_id(state, &id).await?.map(SearchResult::Output));
     }
-    match state.network.parse_address(term) {
-        Ok(stored) => Ok(address_info(state, &stored)
+    if let Ok(stored) = state.network.parse_address(term) {
+        return Ok(address_info(state, &stored)
             .await?
-            .map(SearchResult::Address)),
-        Err(_) => Ok(None),
+            .map(SearchResult::Address));
+    }
+    if !looks_like_a_name(term) {
+        return Ok(None);
+    }
+    // Names and paths are separate namespaces: a name has no dot.
+    let found = if term.contains('.') {
+        None
+    } else {
+        ignore_missing_model(identity_by_name(state, term).await)?.flatten()
+    };
+    if let Some(identity) = found {
+        return Ok(Some(SearchResult::Identity(identity)));
+    }
+    Ok(
+        ignore_missing_model(organization_by_path(state, term).await)?
+            .flatten()
+            .map(SearchResult::Organization),
+    )
+}
+
+/// A read model that is not installed yet finds nothing.
+fn ignore_missing_model<T>(found: ApiResult<T>) -> ApiResult<Option<T>> {
+    match found {
+        Ok(found) => Ok(Some(found)),
+        Err(crate::error::ApiError::ModelUnavailable { .. }) => Ok(None),
+        Err(error) => Err(error),
     }
 }
 
@@ -57,8 +96,9 @@ pub struct SearchQuery;
 
 #[Object]
 impl SearchQuery {
-    /// Resolves a height, a block, transaction or output ID (hex), or an
-    /// address. None when nothing matches.
+    /// Resolves a height, a block, transaction or output ID (hex), an
+    /// address, an identity name or an organization path (any case). None
+    /// when nothing matches.
     async fn search(
         &self,
         ctx: &Context<'_>,
