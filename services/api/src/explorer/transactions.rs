@@ -28,6 +28,12 @@ pub enum TransactionKind {
     CoinDestruction,
     AddressUpdate,
     AuthorityChange,
+    /// Carries an identity operation.
+    Identity,
+    /// Carries a storage operation.
+    Storage,
+    /// Carries a compute operation.
+    Compute,
 }
 
 impl TransactionKind {
@@ -43,6 +49,9 @@ impl TransactionKind {
             TransactionKind::CoinDestruction => "coin_destruction",
             TransactionKind::AddressUpdate => "address_update",
             TransactionKind::AuthorityChange => "authority_change",
+            TransactionKind::Identity => "identity",
+            TransactionKind::Storage => "storage",
+            TransactionKind::Compute => "compute",
         }
     }
 
@@ -57,6 +66,9 @@ impl TransactionKind {
             TransactionKind::CoinDestruction,
             TransactionKind::AddressUpdate,
             TransactionKind::AuthorityChange,
+            TransactionKind::Identity,
+            TransactionKind::Storage,
+            TransactionKind::Compute,
         ]
         .into_iter()
         .find(|kind| kind.stored() == text)
