@@ -17,6 +17,7 @@
 pub mod chat;
 pub mod compute;
 pub mod identity;
+pub mod kv;
 pub mod storage;
 
 use crate::state::DomainState;

@@ -17,13 +17,11 @@
 pub mod events;
 pub mod rules;
 
-use std::collections::BTreeMap;
-
 use ledger::codec;
-use ledger::crypto::hash::{HashTag, tagged_hash_parts};
 use ledger::payload::chat::{ChannelId, ChannelKind, MemberRole, MessageId, NewsId};
 use ledger::{Hash32, IdentityId};
 
+use super::kv::{self, Entries};
 use crate::state::DomainError;
 
 pub use events::{ChatEvent, DOMAIN};
@@ -74,12 +72,7 @@ pub enum StateValue {
 }
 
 /// One write of a change: `key` goes from `before` to `after`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
-pub struct Write {
-    pub key: StateKey,
-    pub before: Option<StateValue>,
-    pub after: Option<StateValue>,
-}
+pub type Write = kv::Write<StateKey, StateValue>;
 
 /// What one chat operation changes (canonically encoded as the opaque
 /// bytes of a domain change).
@@ -91,7 +84,7 @@ pub struct ChatChange {
 /// The chat domain's consensus state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChatState {
-    entries: BTreeMap<StateKey, StateValue>,
+    entries: Entries<StateKey, StateValue>,
 }
 
 fn domain_error(message: String) -> DomainError {
@@ -103,7 +96,7 @@ fn domain_error(message: String) -> DomainError {
 
 impl ChatState {
     pub fn channel(&self, channel: &ChannelId) -> Option<ChannelRecord> {
-        match self.get(&StateKey::Channel(*channel)) {
+        match self.entries.get(&StateKey::Channel(*channel)) {
             Some(StateValue::Channel(record)) => Some(*record),
             _ => None,
         }
@@ -111,7 +104,7 @@ impl ChatState {
 
     /// `member`'s role in `channel`, if a member.
     pub fn role(&self, channel: &ChannelId, member: &IdentityId) -> Option<MemberRole> {
-        match self.get(&StateKey::Member(*channel, *member)) {
+        match self.entries.get(&StateKey::Member(*channel, *member)) {
             Some(StateValue::Role(role)) => Some(*role),
             _ => None,
         }
@@ -132,66 +125,17 @@ impl ChatState {
     }
 
     pub fn message(&self, message: &MessageId) -> Option<MessageRecord> {
-        match self.get(&StateKey::Message(*message)) {
+        match self.entries.get(&StateKey::Message(*message)) {
             Some(StateValue::Message(record)) => Some(*record),
             _ => None,
         }
     }
 
     pub fn news(&self, item: &NewsId) -> Option<NewsRecord> {
-        match self.get(&StateKey::News(*item)) {
+        match self.entries.get(&StateKey::News(*item)) {
             Some(StateValue::News(record)) => Some(*record),
             _ => None,
         }
-    }
-
-    fn get(&self, key: &StateKey) -> Option<&StateValue> {
-        self.entries.get(key)
-    }
-
-    fn set(&mut self, key: &StateKey, value: Option<&StateValue>) {
-        match value {
-            Some(value) => {
-                self.entries.insert(key.clone(), value.clone());
-            }
-            None => {
-                self.entries.remove(key);
-            }
-        }
-    }
-
-    /// Applies writes in order, each checking its `before`; on a mismatch
-    /// undoes what it did and fails.
-    fn apply_writes(&mut self, writes: &[Write]) -> Result<(), DomainError> {
-        for (done, write) in writes.iter().enumerate() {
-            if self.get(&write.key) != write.before.as_ref() {
-                self.revert_writes(&writes[..done])?;
-                return Err(domain_error(format!(
-                    "chat state at {:?} is not as the change expects",
-                    write.key
-                )));
-            }
-            self.set(&write.key, write.after.as_ref());
-        }
-        Ok(())
-    }
-
-    /// Undoes writes in reverse order, each checking its `after`.
-    fn revert_writes(&mut self, writes: &[Write]) -> Result<(), DomainError> {
-        for (done, write) in writes.iter().rev().enumerate() {
-            if self.get(&write.key) != write.after.as_ref() {
-                let redo_from = writes.len() - done;
-                for redo in &writes[redo_from..] {
-                    self.set(&redo.key, redo.after.as_ref());
-                }
-                return Err(domain_error(format!(
-                    "chat state at {:?} is not as the change left it",
-                    write.key
-                )));
-            }
-            self.set(&write.key, write.before.as_ref());
-        }
-        Ok(())
     }
 
     fn decode_change(change: &[u8]) -> Result<ChatChange, DomainError> {
@@ -202,20 +146,17 @@ impl ChatState {
     /// Applies a change [`prepare`] returned.
     pub fn apply_change(&mut self, change: &[u8]) -> Result<(), DomainError> {
         let change = Self::decode_change(change)?;
-        self.apply_writes(&change.writes)
+        self.entries.apply(&change.writes, DOMAIN)
     }
 
     /// Undoes a change applied by [`Self::apply_change`].
     pub fn revert_change(&mut self, change: &[u8]) -> Result<(), DomainError> {
         let change = Self::decode_change(change)?;
-        self.revert_writes(&change.writes)
+        self.entries.revert(&change.writes, DOMAIN)
     }
 
     /// A hash of the whole state in a deterministic order.
     pub fn state_commitment(&self) -> Hash32 {
-        tagged_hash_parts(
-            HashTag::StateCommitment,
-            &[DOMAIN.as_bytes(), &codec::encode(&self.entries)],
-        )
+        self.entries.commitment(DOMAIN)
     }
 }

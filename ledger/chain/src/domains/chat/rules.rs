@@ -143,7 +143,7 @@ impl Draft<'_> {
             .rev()
             .find(|write| write.key == *key)
             .map(|write| write.after.clone())
-            .unwrap_or_else(|| self.state.get(key).cloned())
+            .unwrap_or_else(|| self.state.entries.get(key).cloned())
     }
 
     fn set(&mut self, key: StateKey, after: Option<StateValue>) {

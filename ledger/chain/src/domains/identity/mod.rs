@@ -20,14 +20,14 @@ pub mod events;
 pub mod rules;
 
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use ledger::codec;
-use ledger::crypto::hash::{HashTag, tagged_hash_parts};
 use ledger::payload::Payload;
 use ledger::payload::identity::{AttributeLabel, IdentityName, OrganizationPath, Role, Subject};
 use ledger::{AttributeCommitment, Hash32, IdentityId, OrganizationId, PublicKey, Transaction};
 
+use super::kv::{self, Entries};
 use crate::state::{DomainChange, DomainContext, DomainError, DomainState};
 
 pub use events::{DOMAIN, IdentityEvent, InvitationOutcome};
@@ -120,12 +120,7 @@ pub enum StateValue {
 }
 
 /// One write of a change: `key` goes from `before` to `after`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
-pub struct Write {
-    pub key: StateKey,
-    pub before: Option<StateValue>,
-    pub after: Option<StateValue>,
-}
+pub type Write = kv::Write<StateKey, StateValue>;
 
 /// What one identity operation changes (the opaque bytes of
 /// [`DomainChange::change`], canonically encoded).
@@ -137,7 +132,7 @@ pub struct IdentityChange {
 /// The identity domain's consensus state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityState {
-    entries: BTreeMap<StateKey, StateValue>,
+    entries: Entries<StateKey, StateValue>,
 }
 
 fn domain_error(message: String) -> DomainError {
@@ -355,55 +350,6 @@ impl IdentityState {
             })
     }
 
-    fn get(&self, key: &StateKey) -> Option<&StateValue> {
-        self.entries.get(key)
-    }
-
-    fn set(&mut self, key: &StateKey, value: Option<&StateValue>) {
-        match value {
-            Some(value) => {
-                self.entries.insert(key.clone(), value.clone());
-            }
-            None => {
-                self.entries.remove(key);
-            }
-        }
-    }
-
-    /// Applies writes in order, each checking its `before`; on a mismatch
-    /// undoes what it did and fails.
-    fn apply_writes(&mut self, writes: &[Write]) -> Result<(), DomainError> {
-        for (done, write) in writes.iter().enumerate() {
-            if self.get(&write.key) != write.before.as_ref() {
-                self.revert_writes(&writes[..done])?;
-                return Err(domain_error(format!(
-                    "identity state at {:?} is not as the change expects",
-                    write.key
-                )));
-            }
-            self.set(&write.key, write.after.as_ref());
-        }
-        Ok(())
-    }
-
-    /// Undoes writes in reverse order, each checking its `after`.
-    fn revert_writes(&mut self, writes: &[Write]) -> Result<(), DomainError> {
-        for (done, write) in writes.iter().rev().enumerate() {
-            if self.get(&write.key) != write.after.as_ref() {
-                let redo_from = writes.len() - done;
-                for redo in &writes[redo_from..] {
-                    self.set(&redo.key, redo.after.as_ref());
-                }
-                return Err(domain_error(format!(
-                    "identity state at {:?} is not as the change left it",
-                    write.key
-                )));
-            }
-            self.set(&write.key, write.before.as_ref());
-        }
-        Ok(())
-    }
-
     fn decode_change(change: &[u8]) -> Result<IdentityChange, DomainError> {
         codec::decode(change)
             .map_err(|error| domain_error(format!("undecodable identity change: {error}")))
@@ -430,19 +376,16 @@ impl DomainState for IdentityState {
 
     fn apply(&mut self, change: &[u8]) -> Result<(), DomainError> {
         let change = Self::decode_change(change)?;
-        self.apply_writes(&change.writes)
+        self.entries.apply(&change.writes, DOMAIN)
     }
 
     fn revert(&mut self, change: &[u8]) -> Result<(), DomainError> {
         let change = Self::decode_change(change)?;
-        self.revert_writes(&change.writes)
+        self.entries.revert(&change.writes, DOMAIN)
     }
 
     fn commitment(&self) -> Hash32 {
-        tagged_hash_parts(
-            HashTag::StateCommitment,
-            &[DOMAIN.as_bytes(), &codec::encode(&self.entries)],
-        )
+        self.entries.commitment(DOMAIN)
     }
 
     fn clone_box(&self) -> Box<dyn DomainState> {

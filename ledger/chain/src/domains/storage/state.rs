@@ -13,10 +13,8 @@
 //! ([`placement::check_tolerance`]) on registered, non-leaving nodes.
 
 use std::any::Any;
-use std::collections::BTreeMap;
 
 use ledger::codec::{self, DecodeError};
-use ledger::crypto::hash::{HashTag, tagged_hash_parts};
 use ledger::payload::Payload;
 use ledger::payload::storage::{
     ErasurePolicy, FailureDomain, NodeState, ObjectId, StorageAction, StorageNodeId,
@@ -27,6 +25,7 @@ use thiserror::Error;
 
 use super::placement::{self, PlacementNode};
 use crate::domains::identity::IdentityState;
+use crate::domains::kv::{self, Entries};
 use crate::state::{DomainChange, DomainContext, DomainError, DomainSignature, DomainState};
 
 /// The domain name events are published under.
@@ -73,12 +72,7 @@ pub enum StorageValue {
 }
 
 /// One write: `key` goes from `before` to `after`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
-pub struct Write {
-    pub key: StorageKey,
-    pub before: Option<StorageValue>,
-    pub after: Option<StorageValue>,
-}
+pub type Write = kv::Write<StorageKey, StorageValue>;
 
 /// What one storage operation changes (canonically encoded in
 /// [`DomainChange::change`]).
@@ -175,7 +169,7 @@ pub enum StorageRuleError {
 /// The storage domain's consensus state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StorageState {
-    entries: BTreeMap<StorageKey, StorageValue>,
+    entries: Entries<StorageKey, StorageValue>,
 }
 
 fn domain_error(message: String) -> DomainError {
@@ -431,26 +425,6 @@ impl StorageState {
         })
     }
 
-    fn swap(
-        &mut self,
-        key: &StorageKey,
-        expected: Option<&StorageValue>,
-        new: Option<&StorageValue>,
-    ) -> bool {
-        if self.entries.get(key) != expected {
-            return false;
-        }
-        match new {
-            Some(value) => {
-                self.entries.insert(key.clone(), value.clone());
-            }
-            None => {
-                self.entries.remove(key);
-            }
-        }
-        true
-    }
-
     fn decode_change(change: &[u8]) -> Result<StorageChange, DomainError> {
         codec::decode(change)
             .map_err(|error| domain_error(format!("undecodable storage change: {error}")))
@@ -480,41 +454,16 @@ impl DomainState for StorageState {
 
     fn apply(&mut self, change: &[u8]) -> Result<(), DomainError> {
         let change = Self::decode_change(change)?;
-        for (done, write) in change.writes.iter().enumerate() {
-            if !self.swap(&write.key, write.before.as_ref(), write.after.as_ref()) {
-                for undo in change.writes[..done].iter().rev() {
-                    self.swap(&undo.key, undo.after.as_ref(), undo.before.as_ref());
-                }
-                return Err(domain_error(format!(
-                    "storage state at {:?} is not as the change expects",
-                    write.key
-                )));
-            }
-        }
-        Ok(())
+        self.entries.apply(&change.writes, DOMAIN)
     }
 
     fn revert(&mut self, change: &[u8]) -> Result<(), DomainError> {
         let change = Self::decode_change(change)?;
-        for (done, write) in change.writes.iter().rev().enumerate() {
-            if !self.swap(&write.key, write.after.as_ref(), write.before.as_ref()) {
-                for redo in change.writes[change.writes.len() - done..].iter() {
-                    self.swap(&redo.key, redo.before.as_ref(), redo.after.as_ref());
-                }
-                return Err(domain_error(format!(
-                    "storage state at {:?} is not as the change left it",
-                    write.key
-                )));
-            }
-        }
-        Ok(())
+        self.entries.revert(&change.writes, DOMAIN)
     }
 
     fn commitment(&self) -> Hash32 {
-        tagged_hash_parts(
-            HashTag::StateCommitment,
-            &[DOMAIN.as_bytes(), &codec::encode(&self.entries)],
-        )
+        self.entries.commitment(DOMAIN)
     }
 
     fn clone_box(&self) -> Box<dyn DomainState> {
