@@ -20,6 +20,7 @@
 pub mod batch;
 pub mod chat;
 pub mod checkpoint;
+pub mod compute;
 pub mod error;
 pub mod explorer;
 pub mod identity;

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use chain::ChainConfig;
 
 use crate::chat::Chat;
+use crate::compute::Compute;
 use crate::explorer::Explorer;
 use crate::identity::Identity;
 use crate::model::ReadModel;
 use crate::storage::Storage;
 
 /// Names of all read models, in the order the projector starts them.
-pub const MODEL_NAMES: [&str; 4] = ["explorer", "chat", "identity", "storage"];
+pub const MODEL_NAMES: [&str; 5] = ["explorer", "chat", "identity", "storage", "compute"];
 
 /// All read models of the network `config` describes.
 pub fn all(config: Arc<ChainConfig>) -> Vec<Arc<dyn ReadModel>> {
@@ -20,6 +21,7 @@ pub fn all(config: Arc<ChainConfig>) -> Vec<Arc<dyn ReadModel>> {
         Arc::new(Chat),
         Arc::new(Identity::new()),
         Arc::new(Storage),
+        Arc::new(Compute::default()),
     ]
 }
 
