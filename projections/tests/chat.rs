@@ -1,12 +1,9 @@
 //! The chat read model against real NATS JetStream and real PostgreSQL.
 //!
-//! Blocks are real (built and accepted by a chain holding real
-//! identities); each chat operation is checked and applied by the chat
-//! domain's rules (`chat_support`) over the ID of a real fee-paying
-//! transaction of its block, and its events are published in that
-//! block's message at that transaction's position, as the node publishes
-//! domain events. (Until `Payload::Chat` lands, see docs/chat.md, the
-//! operation itself is not inside the transaction.) The live projector
+//! Blocks are real: built and accepted by a chain holding real
+//! identities, each chat operation a real transaction (`Payload::Chat`)
+//! whose events the chain emits at its position (`chat_support`), the
+//! block messages published as the node publishes them. The live projector
 //! folds the stream. Then: a direct message's clear text appears nowhere
 //! in the model (only ciphertext and sealed keys) yet the recipient opens
 //! it from the rows; a removed member is gone with history kept and no

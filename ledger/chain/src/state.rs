@@ -704,7 +704,8 @@ impl SpentConditions for ChainState {
             Payload::Notary(_)
             | Payload::Identity(_)
             | Payload::Storage(_)
-            | Payload::Compute(_) => None,
+            | Payload::Compute(_)
+            | Payload::Chat(_) => None,
         }
     }
 }

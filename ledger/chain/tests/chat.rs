@@ -1,7 +1,10 @@
-//! The chat domain's rules against a real identity state (harness in
-//! `chat_support`: identities registered by mined transactions, chat
-//! operations checked by `chain::domains::chat::prepare`, signatures
-//! verified, every change applied, reverted and re-applied).
+//! The chat domain on a real chain (harness in `chat_support`):
+//! identities registered by mined transactions; every chat operation is a
+//! real transaction (`Payload::Chat`) checked by
+//! `chain::domains::chat::prepare` (typed refusals), its change applied,
+//! reverted and re-applied, then mined in a block the chain accepts
+//! (same events, same chat state); every refused operation is also
+//! refused by the chain in a block.
 //!
 //! Covered: a direct message readable in clear by both members and
 //! present only as ciphertext in the state and events; readers cannot
@@ -201,6 +204,7 @@ fn a_direct_message_is_read_in_clear_by_its_members_only() {
             identity: alice,
         },
     );
+    chat.mine_pending();
 }
 
 #[test]
@@ -334,6 +338,7 @@ fn readers_cannot_post_and_only_admins_manage_members() {
     );
     assert_eq!(chat.chat.channel(&channel).unwrap().members, 4);
     assert_eq!(chat.chat.channel(&channel).unwrap().admins, 1);
+    chat.mine_pending();
 }
 
 #[test]
@@ -513,6 +518,7 @@ fn a_removed_member_cannot_post_nor_read_the_next_epoch() {
             member: mallory,
         },
     );
+    chat.mine_pending();
 }
 
 #[test]
@@ -585,6 +591,7 @@ fn a_rotated_key_cannot_act_and_seals_go_to_active_keys() {
         &key(10),
         ChatRuleError::UnknownIdentity { identity: stranger },
     );
+    chat.mine_pending();
 }
 
 #[test]
@@ -731,6 +738,7 @@ fn receipts_answers_and_sealing() {
         },
         &key(11),
     );
+    chat.mine_pending();
 }
 
 #[test]
@@ -839,4 +847,5 @@ fn news_is_published_updated_and_withdrawn_by_author_or_admin() {
             detail: "is not possible (news lives in broadcast channels)",
         },
     );
+    chat.mine_pending();
 }

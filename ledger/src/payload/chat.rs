@@ -53,6 +53,8 @@ use crate::crypto::{
     ChainId, KeyError, PublicKey, SecretKey, Signature, SigningMessage, SigningPurpose,
     SigningTranscript,
 };
+use crate::params::NetworkParams;
+use crate::payload::{DomainPayload, Payload, PayloadError};
 use crate::transaction::Transaction;
 use crate::types::{Hash32, HashParseError, IdentityId, Timestamp, TransactionId};
 
@@ -1071,6 +1073,72 @@ pub fn read_body(
             decrypt_content(key, chain_id, channel, author, *epoch, ciphertext)
         }
     }
+}
+
+// ---- The payload in a transaction ------------------------------------
+
+impl DomainPayload for ChatOperation {
+    fn label(&self) -> &'static [u8] {
+        b"chat"
+    }
+
+    fn validate_stateless(
+        &self,
+        transaction: &Transaction,
+        _params: &NetworkParams,
+    ) -> Result<(), PayloadError> {
+        self.check(transaction).map_err(PayloadError::Chat)
+    }
+
+    /// The form the transaction ID covers: the signature as 64 zero bytes
+    /// and, for a channel creation, no seals. A group's epoch-0 key is
+    /// sealed in a context naming the channel, whose ID follows from the
+    /// transaction ID, so the ID cannot cover those seals; the signature
+    /// (over the whole action) does.
+    fn without_authorization(&self) -> Payload {
+        let mut stripped = self.clone();
+        stripped.signature = Signature::default();
+        if let ChatAction::CreateChannel { seals, .. } = &mut stripped.action {
+            seals.clear();
+        }
+        Payload::Chat(stripped)
+    }
+}
+
+/// The ID `transaction` will have once it carries `action` signed by
+/// `signer` (what [`sign_into`] returns). A group channel's creator calls
+/// it with the seals still empty to learn the channel ID
+/// ([`ChannelId::for_transaction`]) the seals' context needs.
+pub fn transaction_id_for(
+    transaction: &Transaction,
+    action: &ChatAction,
+    signer: PublicKey,
+) -> TransactionId {
+    let mut draft = transaction.clone();
+    draft.payload = Some(Payload::Chat(ChatOperation::unsigned(
+        action.clone(),
+        signer,
+    )));
+    draft.id()
+}
+
+/// Puts `action` into `transaction` and signs it with `signer` (an active
+/// key of the acting identity). Call after every other field is final
+/// and before signing the coin inputs (whose signatures commit to the
+/// same ID). Returns the transaction ID, from which the created
+/// channel's, message's or news item's ID follows.
+pub fn sign_into(
+    transaction: &mut Transaction,
+    action: ChatAction,
+    chain_id: &ChainId,
+    signer: &SecretKey,
+) -> TransactionId {
+    let mut operation = ChatOperation::unsigned(action, signer.public_key());
+    transaction.payload = Some(Payload::Chat(operation.clone()));
+    let id = transaction.id();
+    operation.sign(chain_id, &id, signer);
+    transaction.payload = Some(Payload::Chat(operation));
+    id
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ use crate::params::NetworkParams;
 use crate::transaction::{CoinOutput, Transaction};
 
 pub use authorized::AuthorizedAddressOperation;
+pub use chat::{ChatOperation, ChatPayloadError};
 pub use compute::{ComputeOperation, ComputePayloadError};
 pub use identity::{IdentityAction, IdentityOperation, IdentityPayloadError};
 pub use minting::MintingOperation;
@@ -45,6 +46,7 @@ pub enum Payload {
     Identity(IdentityOperation),
     Storage(StorageOperation),
     Compute(ComputeOperation),
+    Chat(ChatOperation),
 }
 
 /// The behaviour every domain payload provides to the core.
@@ -86,6 +88,7 @@ impl Payload {
             Payload::Identity(operation) => operation,
             Payload::Storage(operation) => operation,
             Payload::Compute(operation) => operation,
+            Payload::Chat(operation) => operation,
         }
     }
 
@@ -182,4 +185,6 @@ pub enum PayloadError {
     Storage(StoragePayloadError),
     #[error("compute payload: {0}")]
     Compute(ComputePayloadError),
+    #[error("chat payload: {0}")]
+    Chat(ChatPayloadError),
 }

@@ -68,7 +68,9 @@ pub fn sealed_bytes(seal: &MemberSeal) -> Vec<u8> {
     bytes
 }
 
-fn attachments_json(content: &MessageContent) -> String {
+/// A message's attachments as the model stores them: a JSON list of
+/// `{name, content_hash | storage_object}`.
+pub fn attachments_json(content: &MessageContent) -> String {
     let attachments: Vec<serde_json::Value> = content
         .attachments
         .iter()

@@ -207,6 +207,7 @@ pub fn transaction_kind(transaction: &Transaction, height: BlockHeight) -> &'sta
         Some(Payload::Identity(_)) => "identity",
         Some(Payload::Storage(_)) => "storage",
         Some(Payload::Compute(_)) => "compute",
+        Some(Payload::Chat(_)) => "chat",
         None if height == BlockHeight::GENESIS => "genesis",
         None if transaction.is_blockstake_only() => "blockstake",
         None => "transfer",

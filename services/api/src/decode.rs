@@ -195,6 +195,7 @@ pub fn view(network: &Network, transaction: &Transaction) -> DecodedTransaction 
                 ledger::Payload::Identity(_) => "identity",
                 ledger::Payload::Storage(_) => "storage",
                 ledger::Payload::Compute(_) => "compute",
+                ledger::Payload::Chat(_) => "chat",
             }
             .to_owned()
         }),

@@ -10,13 +10,15 @@
 //! are folded in.
 //!
 //! Pending transactions come from the nodes' pool events
-//! (`ledger.<network>.pool.accepted`, core NATS, not persisted).
+//! (`ledger.<network>.pool.accepted`, core NATS, not persisted). A chat
+//! channel's messages come from both (`crate::chat::message_updates`).
 
 use async_graphql::{Context, Subscription};
 use chain::stream::{PoolEvent, pool_accepted_subject};
 use futures::{Stream, StreamExt, stream};
 use projections::runner::{HeightReached, notification_subject};
 
+use crate::chat::ChatMessage;
 use crate::context::{ApiState, hex_id};
 use crate::error::{ApiError, ApiResult, IntoGraphql};
 use crate::explorer::blocks::{BLOCK_COLUMNS, Block, BlockRow};
@@ -28,7 +30,7 @@ use crate::identity::types::{self as identity_types, Activity};
 /// Most items read per notification; the rest follow with the next one.
 const BATCH: i64 = 100;
 
-fn nats(state: &ApiState) -> ApiResult<async_nats::Client> {
+pub(crate) fn nats(state: &ApiState) -> ApiResult<async_nats::Client> {
     state
         .nats
         .clone()
@@ -39,7 +41,10 @@ async fn explorer_notifications(state: &ApiState) -> ApiResult<async_nats::Subsc
     model_notifications(state, "explorer").await
 }
 
-async fn model_notifications(state: &ApiState, model: &str) -> ApiResult<async_nats::Subscriber> {
+pub(crate) async fn model_notifications(
+    state: &ApiState,
+    model: &str,
+) -> ApiResult<async_nats::Subscriber> {
     nats(state)?
         .subscribe(notification_subject(&state.network.name, model))
         .await
@@ -49,7 +54,7 @@ async fn model_notifications(state: &ApiState, model: &str) -> ApiResult<async_n
 /// Follows the explorer's height: for each notification, `read(last, H)`
 /// returns the items above `last` up to `H` and the height of the last
 /// one (or `None` when there were none).
-fn follow<T, F, Fut>(
+pub(crate) fn follow<T, F, Fut>(
     subscriber: async_nats::Subscriber,
     start: i64,
     state: ApiState,
@@ -148,7 +153,7 @@ async fn activity_between(
 }
 
 /// The checkpoint height of `model` now (-1 before its first block).
-async fn model_height(state: &ApiState, model: &'static str) -> ApiResult<i64> {
+pub(crate) async fn model_height(state: &ApiState, model: &'static str) -> ApiResult<i64> {
     // `model` is one of this crate's constant schema names.
     let sql = format!("SELECT height FROM \"{model}\".checkpoint");
     let height: Option<i64> = sqlx::query_scalar(&sql)
@@ -231,6 +236,18 @@ impl Subscription {
                 }
             },
         ))
+    }
+
+    /// A channel's new messages: each as `pending` as soon as a node's
+    /// pool accepts its transaction, then as `confirmed` once its block
+    /// is in the chat read model (private channels: a current member's
+    /// token, and only ciphertext and seals; see `chatMessages`).
+    async fn chat_message_updates(
+        &self,
+        ctx: &Context<'_>,
+        channel: String,
+    ) -> async_graphql::Result<impl Stream<Item = ChatMessage> + use<>> {
+        crate::chat::message_updates(ctx, channel).await
     }
 
     /// Transactions nodes accept into their pools (not yet in a block).

@@ -1,5 +1,5 @@
-//! The chat queries against the real stack: chat operations checked by
-//! the chat domain's rules against a chain of real identities
+//! The chat queries against the real stack: chat operations as real
+//! transactions (`Payload::Chat`) mined by a chain of real identities
 //! (`chat_support`), their blocks published to a JetStream stream of
 //! their own, folded by the projector runtime with the chat model into a
 //! fresh database, and queried through the API's schema.

@@ -8,6 +8,8 @@
 //!   (`docs/storage.md`), and the placement algorithm.
 //! * [`compute`]: nodes, deployments, reports, billing and healing
 //!   (`docs/compute.md`), and the scheduler.
+//! * [`chat`]: channels, members and roles, messages, receipts and news
+//!   (`docs/chat.md`).
 //!
 //! [`standard`] is the fixed list every real chain runs with. The order
 //! is consensus: a diff names a domain by its index in this list, so new
@@ -28,6 +30,7 @@ pub fn standard() -> Vec<Box<dyn DomainState>> {
         Box::new(identity::IdentityState::default()),
         Box::new(storage::StorageState::default()),
         Box::new(compute::ComputeState::default()),
+        Box::new(chat::ChatState::default()),
     ]
 }
 
@@ -38,6 +41,6 @@ mod tests {
     #[test]
     fn standard_order_is_fixed() {
         let names: Vec<&str> = standard().iter().map(|domain| domain.name()).collect();
-        assert_eq!(names, ["identity", "storage", "compute"]);
+        assert_eq!(names, ["identity", "storage", "compute", "chat"]);
     }
 }

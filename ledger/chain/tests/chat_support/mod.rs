@@ -1,16 +1,18 @@
-//! A chain holding real identities and a chat state next to it, shared by
-//! the chat domain's tests and the chat read model's tests (included with
+//! A chain holding real identities and chat channels, shared by the chat
+//! domain's tests and the chat read model's tests (included with
 //! `#[path]`; the including crate has `mod common;` at its root).
 //!
 //! Identities are registered (and keys rotated) by mined identity
-//! transactions. Chat operations are signed over a transaction ID, checked
-//! by `chain::domains::chat::prepare` against the chain's identity state,
-//! their signature verified, and applied to the chat state (every change
-//! is also reverted and re-applied to check that the two are exact
-//! inverses). Each operation's transaction ID is that of a real,
-//! fee-paying transaction of the fee payer ([`Chat::take_transactions`]
-//! hands them out for mining), so the read model's tests can place the
-//! operation's events in a real block.
+//! transactions. A chat operation is put into a real fee-paying
+//! transaction (`Payload::Chat`), signed, checked statelessly and by
+//! `chain::domains::chat::prepare` against a working copy of the chat
+//! state (the chain's, plus the operations not mined yet) so refusals come
+//! back typed, its change applied to that copy (and reverted and
+//! re-applied, to check the two are exact inverses). [`Chat::mine_operations`]
+//! mines the pending transactions into one block through the chain, which
+//! checks them again, verifies their signatures in the block's batch and
+//! emits their events; the harness checks that the chain's chat state and
+//! events equal its own.
 
 #![allow(dead_code, clippy::unwrap_used)] // test support: not every test uses every helper
 
@@ -18,14 +20,15 @@ use std::collections::HashSet;
 
 use chain::domains::chat::{self, ChatEvent, ChatRuleError, ChatState};
 use chain::domains::identity::IdentityState;
-use chain::events::{Direction, EventBody, EventPosition, LedgerEvent};
+use chain::events::{EventBody, LedgerEvent};
 use chain::state::DomainContext;
 use chain::stream::{BlockMessage, BlockMessageKind};
 use ledger::crypto::SecretKey;
 use ledger::crypto::sealing::ContentKey;
+use ledger::payload::Payload;
 use ledger::payload::chat::{
-    ChannelId, ChannelKind, ChatAction, ChatOperation, MemberRole, MessageBody, MessageContent,
-    MessageId, group_key_context, seal_to,
+    self as chat_payload, ChannelId, ChannelKind, ChatAction, MemberRole, MessageBody,
+    MessageContent, MessageId, group_key_context, seal_to,
 };
 use ledger::payload::identity::{IdentityAction, IdentityName, IdentityOperation, sign_into};
 use ledger::{
@@ -44,7 +47,8 @@ pub struct Chat {
     pub net: Net,
     pub chat: ChatState,
     used: HashSet<CoinOutputId>,
-    /// The transaction the next operation is signed over, once asked for.
+    /// The fee-paying transaction (no payload yet) the next operation
+    /// goes into, once asked for.
     upcoming: Option<Transaction>,
     /// Operations' transactions and events not yet handed out.
     done: Vec<(Transaction, Vec<ChatEvent>)>,
@@ -182,32 +186,80 @@ impl Chat {
         self.net.params().chain_id
     }
 
-    /// The ID of the transaction the next operation is signed over.
-    pub fn next_transaction_id(&mut self) -> TransactionId {
+    /// The ID the transaction of the next operation will have when it
+    /// carries `action` signed by `signer`.
+    pub fn next_transaction_id(
+        &mut self,
+        action: &ChatAction,
+        signer: &SecretKey,
+    ) -> TransactionId {
         if self.upcoming.is_none() {
-            let mut transaction = self.paying_transaction();
-            sign_coin_inputs(&mut transaction, &self.net.params(), &key(FEE_PAYER));
-            self.upcoming = Some(transaction);
+            self.upcoming = Some(self.paying_transaction());
         }
-        self.upcoming.as_ref().map(Transaction::id).unwrap()
+        let transaction = self.upcoming.as_ref().unwrap();
+        chat_payload::transaction_id_for(transaction, action, signer.public_key())
     }
 
-    /// Signs `action` with `signer`, checks it (stateless and stateful),
-    /// verifies its signature, applies it, and returns its transaction ID
-    /// and events. A refused operation leaves its transaction for the
-    /// next one.
+    /// The chat state of the chain's tip (without the operations not
+    /// mined yet).
+    pub fn chain_chat(&self) -> &ChatState {
+        self.net
+            .chain
+            .state()
+            .domain::<ChatState>()
+            .expect("standard domains include chat")
+    }
+
+    /// Puts `action` signed by `signer` into a transaction, checks it
+    /// (stateless and stateful, against the chain's identities and the
+    /// working chat state), applies it to the working state and queues the
+    /// transaction for [`Self::mine_operations`]; returns its ID and the
+    /// events the rules made. A refused operation leaves its fee-paying
+    /// transaction for the next one.
     pub fn try_run(
         &mut self,
         action: ChatAction,
         signer: &SecretKey,
     ) -> Result<(TransactionId, Vec<ChatEvent>), ChatRuleError> {
-        let transaction_id = self.next_transaction_id();
-        let mut operation = ChatOperation::unsigned(action, signer.public_key());
-        operation.sign(&self.chain_id(), &transaction_id, signer);
-        operation
-            .check(self.upcoming.as_ref().expect("asked for above"))
-            .unwrap();
+        let paying = match self.upcoming.take() {
+            Some(transaction) => transaction,
+            None => self.paying_transaction(),
+        };
+        let transaction = self.signed(&paying, action, signer);
+        match self.check(&transaction) {
+            Ok(events) => Ok((transaction.id(), events)),
+            Err(error) => {
+                self.upcoming = Some(paying);
+                Err(error)
+            }
+        }
+    }
+
+    /// `paying` carrying `action` signed by `signer`, its inputs signed.
+    fn signed(&self, paying: &Transaction, action: ChatAction, signer: &SecretKey) -> Transaction {
+        let mut transaction = paying.clone();
+        let transaction_id =
+            chat_payload::sign_into(&mut transaction, action, &self.chain_id(), signer);
+        sign_coin_inputs(&mut transaction, &self.net.params(), &key(FEE_PAYER));
+        assert_eq!(
+            transaction.id(),
+            transaction_id,
+            "input signatures keep the ID"
+        );
+        transaction
+    }
+
+    /// Checks a signed chat transaction against the working state and, if
+    /// the rules accept it, applies it and queues it.
+    fn check(&mut self, transaction: &Transaction) -> Result<Vec<ChatEvent>, ChatRuleError> {
+        let transaction_id = transaction.id();
+        let Some(Payload::Chat(operation)) = transaction.payload.clone() else {
+            unreachable!("sign_into sets a chat payload");
+        };
         let params = self.net.params();
+        operation
+            .check(transaction)
+            .expect("the test's operations keep the stateless rules");
         let context = DomainContext {
             params: &params,
             height: BlockHeight(self.net.chain.tip().height.0 + 1),
@@ -241,9 +293,8 @@ impl Chat {
                 event
             })
             .collect();
-        let transaction = self.upcoming.take().expect("asked for above");
-        self.done.push((transaction, events.clone()));
-        Ok((transaction_id, events))
+        self.done.push((transaction.clone(), events.clone()));
+        Ok(events)
     }
 
     pub fn run(
@@ -254,10 +305,34 @@ impl Chat {
         self.try_run(action, signer).unwrap()
     }
 
+    /// `action` is refused with `expected` by the rules, and a block
+    /// holding its transaction is refused by the chain (the operations
+    /// run before are mined first, so the chain's state is the working
+    /// one); nothing changes.
     pub fn refused(&mut self, action: ChatAction, signer: &SecretKey, expected: ChatRuleError) {
+        self.mine_pending();
         let before = self.chat.clone();
-        assert_eq!(self.try_run(action, signer).unwrap_err(), expected);
+        let tip = self.net.chain.tip().id;
+        let paying = match self.upcoming.take() {
+            Some(transaction) => transaction,
+            None => self.paying_transaction(),
+        };
+        let transaction = self.signed(&paying, action, signer);
+        assert_eq!(self.check(&transaction).unwrap_err(), expected);
         assert_eq!(self.chat, before, "a refused operation changes nothing");
+        let block = self.net.next_block(vec![transaction]);
+        let error = self.net.accept(block).unwrap_err();
+        assert!(
+            error.to_string().contains(&expected.to_string()),
+            "the chain refuses the block for the same reason: {error}"
+        );
+        assert_eq!(
+            self.net.chain.tip().id,
+            tip,
+            "the refused block is not applied"
+        );
+        assert_eq!(self.chain_chat(), &before);
+        self.upcoming = Some(paying);
     }
 
     /// The transactions of the operations run since the last call, with
@@ -288,63 +363,45 @@ impl Chat {
         messages
     }
 
+    /// Mines the operations run since the last block (if any) into one
+    /// block through the chain, checking that the chain emits the rules'
+    /// events of the operations in order and that its chat state is the
+    /// working one.
+    pub fn mine_pending(&mut self) {
+        let operations = self.take_transactions();
+        if operations.is_empty() {
+            return;
+        }
+        let transactions = operations.iter().map(|(tx, _)| tx.clone()).collect();
+        self.mine_recorded(transactions);
+        let id = self.net.chain.tip().id;
+        let chain_events: Vec<ChatEvent> = self.events_of[&id]
+            .iter()
+            .filter_map(|event| match &event.body {
+                EventBody::Domain { domain, data, .. } if domain == chat::DOMAIN => {
+                    Some(ChatEvent::decode(data).unwrap())
+                }
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<ChatEvent> = operations
+            .iter()
+            .flat_map(|(_, events)| events.iter().cloned())
+            .collect();
+        assert_eq!(chain_events, expected, "the chain emits the rules' events");
+        assert_eq!(
+            self.chain_chat(),
+            &self.chat,
+            "the chain's chat state is the working one"
+        );
+    }
+
     /// Mines the operations run since the last block into one block and
     /// returns the messages to publish, as a node publishes them: the
-    /// blocks not handed out yet, then this block with its events and the
-    /// operations' events at their transactions' positions.
+    /// blocks not handed out yet, this one last, each with its events.
     pub fn mine_operations(&mut self) -> Vec<BlockMessage> {
-        let mut messages = self.unpublished_blocks();
-        let operations = self.take_transactions();
-        let transactions = operations.iter().map(|(tx, _)| tx.clone()).collect();
-        let block = self.net.next_block(transactions);
-        let update = self.net.accept(block.clone()).unwrap();
-        let id = block.id();
-        let height = self.net.chain.node(&id).unwrap().height;
-        let mut events: Vec<LedgerEvent> = update
-            .events
-            .iter()
-            .filter(|event| event.block == id)
-            .cloned()
-            .collect();
-        let mut index = events
-            .iter()
-            .map(|event| event.position.index + 1)
-            .max()
-            .unwrap_or(0);
-        for (transaction, chat_events) in &operations {
-            let position = block
-                .transactions
-                .iter()
-                .position(|candidate| candidate.id() == transaction.id())
-                .unwrap();
-            for event in chat_events {
-                let (kind, data) = event.to_domain_event();
-                events.push(LedgerEvent {
-                    direction: Direction::Apply,
-                    block: id,
-                    position: EventPosition {
-                        height,
-                        transaction: Some(position as u64),
-                        index,
-                    },
-                    body: EventBody::Domain {
-                        domain: chat::DOMAIN.into(),
-                        kind,
-                        data,
-                    },
-                });
-                index += 1;
-            }
-        }
-        self.published = Some(height.0);
-        messages.push(BlockMessage {
-            kind: BlockMessageKind::Applied,
-            height,
-            outbox_sequence: 0,
-            block,
-            events,
-        });
-        messages
+        self.mine_pending();
+        self.unpublished_blocks()
     }
 
     /// A channel of `kind` created by `creator` with `members`; for a
@@ -356,32 +413,31 @@ impl Chat {
         members: &[(IdentityId, MemberRole, PublicKey)],
     ) -> (ChannelId, ContentKey) {
         let group_key = ContentKey::random(&mut OsRng);
-        // The channel ID follows from the transaction ID, which the seal
-        // context needs.
-        let channel = ChannelId::for_transaction(&self.next_transaction_id());
-        let seals = if kind == ChannelKind::Group {
+        let mut action = ChatAction::CreateChannel {
+            creator: creator.0,
+            kind,
+            name: format!("{} channel", kind.name()),
+            members: members.iter().map(|(id, role, _)| (*id, *role)).collect(),
+            seals: Vec::new(),
+        };
+        // The channel ID follows from the transaction ID (which does not
+        // cover the seals), and the seals' context names the channel.
+        let channel = ChannelId::for_transaction(&self.next_transaction_id(&action, creator.1));
+        if kind == ChannelKind::Group {
             let mut recipients = vec![(creator.0, creator.1.public_key())];
             recipients.extend(members.iter().map(|(member, _, key)| (*member, *key)));
-            seal_to(
+            let sealed = seal_to(
                 &group_key,
                 &recipients,
                 &group_key_context(&self.chain_id(), &channel, 0),
                 &mut OsRng,
             )
-            .unwrap()
-        } else {
-            Vec::new()
-        };
-        let (id, _) = self.run(
-            ChatAction::CreateChannel {
-                creator: creator.0,
-                kind,
-                name: format!("{} channel", kind.name()),
-                members: members.iter().map(|(id, role, _)| (*id, *role)).collect(),
-                seals,
-            },
-            creator.1,
-        );
+            .unwrap();
+            if let ChatAction::CreateChannel { seals, .. } = &mut action {
+                *seals = sealed;
+            }
+        }
+        let (id, _) = self.run(action, creator.1);
         assert_eq!(ChannelId::for_transaction(&id), channel);
         (channel, group_key)
     }

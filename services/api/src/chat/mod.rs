@@ -19,6 +19,10 @@ use crate::error::{ApiError, ApiResult, IntoGraphql};
 use crate::login::{Viewer, now};
 use crate::paging::{KeyPart, ListQuery, Page, PageArgs, fetch_page, wants_total};
 
+mod live;
+
+pub use live::message_updates;
+
 fn db(error: sqlx::Error) -> ApiError {
     ApiError::from_model("chat")(error)
 }
@@ -130,9 +134,17 @@ pub struct ChatMessage {
     pub seals: Vec<ChatSeal>,
     /// No more answers.
     pub sealed: bool,
-    /// `confirmed` (in a block).
+    /// `confirmed` (in a block) or `pending` (its transaction is in a
+    /// node's pool: `height` is -1 and `timestamp` when the API saw it;
+    /// only from the `chatMessageUpdates` subscription).
     pub status: String,
 }
+
+/// The columns of [`MessageRow`].
+const MESSAGE_SELECT: &str = "SELECT m.id, m.channel, m.author, m.signer, m.transaction_id,
+        m.height, m.tx_index, m.timestamp, m.reply_to, m.buttons, m.body_kind, m.epoch, m.text,
+        m.button_captions, m.attachments, m.nonce, m.ciphertext, m.sealed
+   FROM chat.message m";
 
 #[derive(Debug, sqlx::FromRow)]
 struct MessageRow {
@@ -155,6 +167,38 @@ struct MessageRow {
     ciphertext: Option<Vec<u8>>,
     sealed: bool,
 }
+
+impl From<MessageRow> for ChatMessage {
+    /// A confirmed message (its direct seals are read separately).
+    fn from(row: MessageRow) -> ChatMessage {
+        ChatMessage {
+            id: hex_id(&row.id),
+            channel: hex_id(&row.channel),
+            author: hex_id(&row.author),
+            signer: hex_id(&row.signer),
+            transaction_id: hex_id(&row.transaction_id),
+            height: row.height,
+            timestamp: row.timestamp,
+            reply_to: row.reply_to.as_deref().map(hex_id),
+            buttons: i32::from(row.buttons),
+            body_kind: row.body_kind,
+            epoch: row.epoch,
+            text: row.text,
+            button_captions: row.button_captions,
+            attachments: row.attachments,
+            nonce: row.nonce.as_deref().map(hex_id),
+            ciphertext: row.ciphertext.as_deref().map(hex_id),
+            seals: Vec::new(),
+            sealed: row.sealed,
+            status: CONFIRMED.into(),
+        }
+    }
+}
+
+/// [`ChatMessage::status`] of a message in a block.
+pub const CONFIRMED: &str = "confirmed";
+/// [`ChatMessage::status`] of a message whose transaction is in a pool.
+pub const PENDING: &str = "pending";
 
 /// A news item.
 #[derive(Debug, Clone, SimpleObject)]
@@ -225,7 +269,7 @@ async fn channel_kind(state: &ApiState, channel: &[u8]) -> ApiResult<Option<Stri
 
 /// Allows a broadcast channel to anyone; a private one only to a current
 /// member's token. Returns the viewer when there is one.
-async fn authorize(
+pub(crate) async fn authorize(
     ctx: &Context<'_>,
     channel: &[u8],
 ) -> async_graphql::Result<(String, Option<Viewer>)> {
@@ -409,11 +453,7 @@ impl ChatQuery {
         authorize(ctx, &channel).await?;
         let query = ListQuery {
             list: "chat_messages",
-            select: "SELECT m.id, m.channel, m.author, m.signer, m.transaction_id, m.height,
-                            m.tx_index, m.timestamp, m.reply_to, m.buttons, m.body_kind, m.epoch,
-                            m.text, m.button_captions, m.attachments, m.nonce, m.ciphertext,
-                            m.sealed
-                       FROM chat.message m",
+            select: MESSAGE_SELECT,
             from: "FROM chat.message m",
             filters: vec![(
                 "m.channel = ",
@@ -435,29 +475,7 @@ impl ChatQuery {
                     KeyPart::Int(i64::from(row.tx_index)),
                 ]
             },
-            |row| {
-                Ok(ChatMessage {
-                    id: hex_id(&row.id),
-                    channel: hex_id(&row.channel),
-                    author: hex_id(&row.author),
-                    signer: hex_id(&row.signer),
-                    transaction_id: hex_id(&row.transaction_id),
-                    height: row.height,
-                    timestamp: row.timestamp,
-                    reply_to: row.reply_to.as_deref().map(hex_id),
-                    buttons: i32::from(row.buttons),
-                    body_kind: row.body_kind,
-                    epoch: row.epoch,
-                    text: row.text,
-                    button_captions: row.button_captions,
-                    attachments: row.attachments,
-                    nonce: row.nonce.as_deref().map(hex_id),
-                    ciphertext: row.ciphertext.as_deref().map(hex_id),
-                    seals: Vec::new(),
-                    sealed: row.sealed,
-                    status: "confirmed".into(),
-                })
-            },
+            |row| Ok(ChatMessage::from(row)),
         )
         .await
         .gql()?;

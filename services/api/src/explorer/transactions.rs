@@ -34,6 +34,8 @@ pub enum TransactionKind {
     Storage,
     /// Carries a compute operation.
     Compute,
+    /// Carries a chat operation.
+    Chat,
 }
 
 impl TransactionKind {
@@ -52,6 +54,7 @@ impl TransactionKind {
             TransactionKind::Identity => "identity",
             TransactionKind::Storage => "storage",
             TransactionKind::Compute => "compute",
+            TransactionKind::Chat => "chat",
         }
     }
 
@@ -69,6 +72,7 @@ impl TransactionKind {
             TransactionKind::Identity,
             TransactionKind::Storage,
             TransactionKind::Compute,
+            TransactionKind::Chat,
         ]
         .into_iter()
         .find(|kind| kind.stored() == text)

@@ -14,6 +14,7 @@
 //! before and after, so `apply` and `revert` are exact inverses. The
 //! stateful rules are in [`rules`].
 
+mod domain;
 pub mod events;
 pub mod rules;
 
