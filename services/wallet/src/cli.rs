@@ -146,8 +146,84 @@ pub enum Command {
     /// organizations, authorizations, login (docs/identity.md).
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// Chat: channels, end-to-end encrypted messages (decrypted here), live
+    /// delivery, news (docs/chat.md).
+    #[command(subcommand)]
+    Chat(ChatCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChatCommand {
+    /// Your channels with your role and unread counts (logs in with your identity key).
+    Channels,
+    /// Create a channel: `--kind direct NAME` with the identity NAME, or a group or
+    /// broadcast channel called NAME with MEMBERS (`name` or `name:role`, role
+    /// writer, reader or admin; default writer).
+    Create {
+        #[arg(long, value_parser = ["direct", "group", "broadcast"])]
+        kind: String,
+        name: String,
+        members: Vec<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Post TEXT in CHANNEL (encrypted in direct and group channels).
+    Send {
+        channel: String,
+        text: String,
+        /// The message ID this answers.
+        #[arg(long)]
+        reply_to: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// The last messages of CHANNEL, decrypted here, oldest first.
+    Read {
+        channel: String,
+        #[arg(long, default_value_t = 20)]
+        last: i32,
+    },
+    /// The members of CHANNEL and their roles.
+    Members { channel: String },
+    /// Follow CHANNEL live: each message as pending (in a pool) and confirmed (in a block).
+    Follow {
+        channel: String,
+        /// Stop after this many updates.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Follow CHANNEL live and send every line typed (until end of input).
+    Open { channel: String },
+    /// News of broadcast channels.
+    #[command(subcommand)]
+    News(NewsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NewsCommand {
+    /// Publish a news item in a broadcast channel you write to.
+    Publish {
+        channel: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        body: String,
+        /// Not in the timeline before this unix time.
+        #[arg(long)]
+        scheduled_at: Option<u64>,
+        /// Shown first until this unix time.
+        #[arg(long)]
+        sticky_until: Option<u64>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// The news timeline (sticky first; scheduled items once due).
+    List {
+        #[arg(long)]
+        channel: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -56,6 +56,8 @@ impl NetworkInfo {
 pub struct Client {
     pub url: String,
     http: reqwest::Client,
+    /// A login token sent as `Authorization: Bearer` with every query.
+    token: Option<String>,
 }
 
 impl Client {
@@ -75,7 +77,23 @@ impl Client {
                 url: url.clone(),
                 reason: error.to_string(),
             })?;
-        Ok(Client { url, http })
+        Ok(Client {
+            url,
+            http,
+            token: None,
+        })
+    }
+
+    /// The same client sending `token` with every query.
+    pub fn with_token(self, token: String) -> Client {
+        Client {
+            token: Some(token),
+            ..self
+        }
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// Runs a query; returns `data`, or the first error.
@@ -84,13 +102,14 @@ impl Client {
             url: self.url.clone(),
             reason: error.to_string(),
         };
-        let response = self
+        let mut request = self
             .http
             .post(&self.url)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .map_err(unreachable)?;
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let body: Value = response
             .json()
@@ -100,17 +119,7 @@ impl Client {
                 reason: format!("HTTP {status}, not a GraphQL answer ({error})"),
             })?;
         if let Some(error) = body["errors"].as_array().and_then(|errors| errors.first()) {
-            return Err(WalletError::Api {
-                code: error["extensions"]["code"]
-                    .as_str()
-                    .unwrap_or("UNKNOWN")
-                    .to_owned(),
-                reason: error["extensions"]["reason"].as_str().map(str::to_owned),
-                message: error["message"]
-                    .as_str()
-                    .unwrap_or("unknown error")
-                    .to_owned(),
-            });
+            return Err(api_error(error));
         }
         Ok(body["data"].clone())
     }
@@ -156,6 +165,21 @@ impl Client {
             height: chain["height"].as_u64().unwrap_or(0),
             tip_time: chain["tip"]["timestamp"].as_u64().unwrap_or(0),
         })
+    }
+}
+
+/// A GraphQL error (one entry of `errors`) as a wallet error.
+pub fn api_error(error: &Value) -> WalletError {
+    WalletError::Api {
+        code: error["extensions"]["code"]
+            .as_str()
+            .unwrap_or("UNKNOWN")
+            .to_owned(),
+        reason: error["extensions"]["reason"].as_str().map(str::to_owned),
+        message: error["message"]
+            .as_str()
+            .unwrap_or("unknown error")
+            .to_owned(),
     }
 }
 

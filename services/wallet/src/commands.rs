@@ -79,6 +79,7 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
         }
         Command::Notary(NotaryCommand::Verify { file }) => context.notary_verify(&file).await,
         Command::Identity(command) => context.identity(command).await,
+        Command::Chat(command) => context.chat(command).await,
         Command::Completions { shell } => {
             let mut buffer = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wallet", &mut buffer);
@@ -113,6 +114,11 @@ fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, WalletError> {
 
 impl Context {
     /// The keystore file this command works on.
+    /// Whether `--json` was given (for commands that print as they go).
+    pub(crate) fn json_output(&self) -> bool {
+        self.global.json
+    }
+
     pub(crate) fn wallet_path(&self) -> &Path {
         &self.settings.wallet_path
     }

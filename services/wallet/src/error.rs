@@ -103,6 +103,12 @@ pub enum WalletError {
         /// The condition in force, as text.
         condition: String,
     },
+    #[error("{identity} is {role} of channel {channel} and cannot post there")]
+    NotAWriter {
+        identity: String,
+        channel: String,
+        role: String,
+    },
 }
 
 impl WalletError {
@@ -131,6 +137,7 @@ impl WalletError {
             WalletError::WaitTimeout { .. } => "WAIT_TIMEOUT",
             WalletError::NotRecorded { .. } => "NOT_RECORDED",
             WalletError::NotAuthority { .. } => "NOT_AUTHORITY",
+            WalletError::NotAWriter { .. } => "NOT_A_WRITER",
         }
     }
 }

@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ledger::crypto::LoginChallenge;
+use ledger::crypto::{LoginChallenge, SecretKey};
 use ledger::payload::identity::{
     AttributeLabel, IdentityAction, IdentityName, IdentityOperation, OrganizationPath, Role,
     Subject, sign_into,
@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use crate::build::{self, Request};
 use crate::cli::{IdentityCommand, KeysCommand, OrgCommand, WaitArgs};
-use crate::client::{Client, bad_answer, text};
+use crate::client::{Client, NetworkInfo, bad_answer, text};
 use crate::commands::{Context, Report, first_address, sign_file};
 use crate::error::WalletError;
 use crate::funds;
@@ -727,6 +727,41 @@ impl Context {
         let key = unlocked.identity_key(own.key_index)?;
         let client = self.client()?;
         let network = self.network(&client).await?;
+        let data = self.login_answer(&client, &network, &own, &key).await?;
+        let login = &data["login"];
+        let token = text(&login["token"])?;
+        Ok(Report {
+            json: json!({ "token": token, "identity": login["identity"], "expiresAt": login["expiresAt"] }),
+            human: format!(
+                "logged in as {} until {} (unix); send `Authorization: Bearer <token>`:\n{token}",
+                login["identity"].as_str().unwrap_or_default(),
+                login["expiresAt"]
+            ),
+        })
+    }
+}
+
+impl Context {
+    /// A login token of `own` with its key `key` (the API's `login`).
+    pub(crate) async fn login_token(
+        &self,
+        client: &Client,
+        network: &NetworkInfo,
+        own: &OwnIdentity,
+        key: &SecretKey,
+    ) -> Result<String, WalletError> {
+        let data = self.login_answer(client, network, own, key).await?;
+        text(&data["login"]["token"])
+    }
+
+    /// Asks for a challenge, checks its origin, signs it and logs in.
+    async fn login_answer(
+        &self,
+        client: &Client,
+        network: &NetworkInfo,
+        own: &OwnIdentity,
+        key: &SecretKey,
+    ) -> Result<Value, WalletError> {
         let data = client
             .query(
                 "mutation($i: String, $k: String) { loginChallenge(identity: $i, publicKey: $k) { challenge } }",
@@ -743,24 +778,14 @@ impl Context {
                 client.url, challenge.origin
             )));
         }
-        let signature = challenge.sign(&network.chain_id, &key);
-        let data = client
+        let signature = challenge.sign(&network.chain_id, key);
+        client
             .query(
                 "mutation($c: String!, $k: String!, $s: String!) { login(challenge: $c, publicKey: $k, signature: $s) { token identity expiresAt } }",
                 json!({ "c": text_challenge, "k": hex::encode(key.public_key().0),
                         "s": hex::encode(signature.0) }),
             )
-            .await?;
-        let login = &data["login"];
-        let token = text(&login["token"])?;
-        Ok(Report {
-            json: json!({ "token": token, "identity": login["identity"], "expiresAt": login["expiresAt"] }),
-            human: format!(
-                "logged in as {} until {} (unix); send `Authorization: Bearer <token>`:\n{token}",
-                login["identity"].as_str().unwrap_or_default(),
-                login["expiresAt"]
-            ),
-        })
+            .await
     }
 }
 

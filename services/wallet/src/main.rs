@@ -9,7 +9,8 @@
 //! (document hashes), [`swap`] (atomic swaps), [`mint`] (minting and coin
 //! destruction), [`auth`] (authorized addresses), [`authority`] (signing
 //! for the mint condition or the address authority), [`identity`]
-//! (identities, organizations, trust, login).
+//! (identities, organizations, trust, login), [`chat`] (channels,
+//! encrypted messages, live delivery, news).
 //! Further features belong in modules of their own like `notary`, building
 //! a [`build::Request`] (or a transaction of their own) and using `txfile`
 //! for partially signed transactions.
@@ -17,6 +18,7 @@
 mod auth;
 mod authority;
 mod build;
+mod chat;
 mod cli;
 mod client;
 mod commands;

@@ -17,23 +17,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::start;
+use common::{graphql, start};
 use serde_json::{Value, json};
 use testkit::BackgroundDevnet;
-
-/// Posts a query with an optional bearer token; returns the whole body.
-fn graphql(devnet: &BackgroundDevnet, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let url = devnet.api_url();
-    devnet.block_on(async move {
-        let mut request = reqwest::Client::new()
-            .post(url)
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap().json::<Value>().await.unwrap()
-    })
-}
 
 fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]

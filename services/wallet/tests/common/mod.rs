@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use ledger::{Address, SecretKey};
-use serde_json::Value;
+use serde_json::{Value, json};
 use testkit::{BackgroundDevnet, DevnetOptions};
 
 pub struct Env {
@@ -146,4 +146,23 @@ pub fn start_with(options: DevnetOptions) -> (BackgroundDevnet, Env, PathBuf) {
     };
     let genesis_file = devnet.write_genesis_wallet(env.home.path()).unwrap();
     (devnet, env, genesis_file)
+}
+
+/// Posts a query with an optional bearer token; returns the whole body.
+pub fn graphql(
+    devnet: &BackgroundDevnet,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let url = devnet.api_url();
+    devnet.block_on(async move {
+        let mut request = reqwest::Client::new()
+            .post(url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json::<Value>().await.unwrap()
+    })
 }
