@@ -7,7 +7,7 @@
 //!
 //! * **honest**: as the others;
 //! * **timestamp window**: tries every timestamp the rules accept — from
-//!   the median of the last blocks up to `future_threshold` seconds ahead
+//!   just after the tip's up to `future_threshold` seconds ahead
 //!   of its clock — and publishes as soon as one wins (peers accept it, as
 //!   the chain here does);
 //! * **split**: honest timing with its stake split over many outputs;

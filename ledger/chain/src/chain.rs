@@ -9,7 +9,8 @@
 //!   retried by [`Chain::poll_parked`] ([`AcceptOutcome::Parked`]); more
 //!   than `extreme_future_threshold` ahead → refused (not remembered: the
 //!   clock, not the block, may be wrong);
-//! * otherwise stateless rules and the median-time rule, then the block
+//! * otherwise stateless rules and the time rules (at least the median of
+//!   the last timestamps, and strictly after the parent's), then the block
 //!   joins the tree with its height, child target (retarget) and
 //!   cumulative difficulty. If its branch out-weighs the tip by more than
 //!   the surpass threshold, the chain switches to it: the main chain is
@@ -117,6 +118,12 @@ pub enum ChainError {
         id: BlockId,
         timestamp: Timestamp,
         median: Timestamp,
+    },
+    #[error("block {id} has timestamp {timestamp}, not after its parent's {parent}")]
+    TimestampNotAfterParent {
+        id: BlockId,
+        timestamp: Timestamp,
+        parent: Timestamp,
     },
     #[error("block {id} has timestamp {timestamp}, more than {limit} s ahead of the clock ({now})")]
     ExtremeFuture {
@@ -395,6 +402,14 @@ impl<S: ChainStore> Chain<S> {
                 id,
                 timestamp,
                 median,
+            });
+        }
+        if timestamp <= parent.timestamp {
+            self.remember_invalid(id);
+            return Err(ChainError::TimestampNotAfterParent {
+                id,
+                timestamp,
+                parent: parent.timestamp,
             });
         }
         let validated = match validate_block(block, &self.config.params) {

@@ -742,7 +742,7 @@ mod tests {
             ),
             (
                 "extreme_future_threshold = 120",
-                "extreme_future_threshold = 10",
+                "extreme_future_threshold = 1 ",
                 "extreme_future_threshold",
             ),
             (

@@ -93,8 +93,8 @@ fn stake_ready_at<S: ChainStore>(
     }
 }
 
-/// The earliest timestamp in `[from, until)` (and not before the median
-/// rule allows) at which one of `positions` wins on top of the tip, with
+/// The earliest timestamp in `[from, until)` (and after the tip's, not
+/// before the median rule allows) at which one of `positions` wins on top of the tip, with
 /// the winning position. Outputs still aging are skipped until they may
 /// stake.
 pub fn find_winning_timestamp<S: ChainStore>(
@@ -117,7 +117,9 @@ pub fn find_winning_timestamp<S: ChainStore>(
             ))
         })
         .collect();
-    let start = from.max(median);
+    let start = from
+        .max(median)
+        .max(Timestamp(tip.timestamp.0.saturating_add(1)));
     for second in start.0..until.0 {
         let timestamp = Timestamp(second);
         for (position, ready, bound) in &candidates {

@@ -277,3 +277,22 @@ fn timestamp_before_the_median_is_refused() {
         Err(ChainError::TimestampBeforeMedian { .. })
     ));
 }
+
+#[test]
+fn timestamp_not_after_the_parent_is_refused() {
+    let mut net = Net::new(flat_config("20"));
+    for _ in 0..12 {
+        net.mine(Vec::new());
+    }
+    let mut block = net.next_block(Vec::new());
+    block.header.timestamp = net.chain.tip().timestamp;
+    let id = block.id();
+    assert!(matches!(
+        net.chain.accept_block(block.clone()),
+        Err(ChainError::TimestampNotAfterParent { .. })
+    ));
+    assert!(matches!(
+        net.chain.accept_block(block),
+        Err(ChainError::KnownInvalid { id: known }) if known == id
+    ));
+}

@@ -241,6 +241,7 @@ fn is_invalid(error: &ChainError) -> bool {
             | ChainError::InvalidAncestor { .. }
             | ChainError::Stateless { .. }
             | ChainError::TimestampBeforeMedian { .. }
+            | ChainError::TimestampNotAfterParent { .. }
             | ChainError::Rules { .. }
     )
 }
