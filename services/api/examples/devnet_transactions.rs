@@ -11,6 +11,12 @@
 //! The second spends an output of the first: submit it once the first is
 //! in a block. Only valid on a fresh devnet (the genesis output unspent).
 //!
+//! Then identity transactions (`identity-wave-<n> <hex>` lines, paid from
+//! the notary record's change, see `devnet_support/identity.rs`): two
+//! identities with key history, an attested attribute, a vouch and an
+//! organization with a sub-organization; and `identity-secret <value>`,
+//! the attribute's clear value that must never show.
+//!
 //! ```sh
 //! cargo run -p api --example devnet_transactions -- --document-hash <hex>
 //! ```
@@ -30,6 +36,9 @@ use ledger::{
 #[path = "../../../ledger/chain/tests/common/mod.rs"]
 mod common;
 use common::{FEE, coins, key, sign_coin_inputs as sign};
+
+#[path = "devnet_support/identity.rs"]
+mod identity;
 
 /// 2027-01-01T00:00:00Z.
 const LOCKED_UNTIL: u64 = 1_798_761_600;
@@ -154,7 +163,13 @@ fn main() -> anyhow::Result<()> {
     };
     sign(&mut notary, &params, &genesis);
 
+    let notary_change = CoinOutputId::for_transaction_output(&notary.id(), 1);
+    let identity_lines = identity::seed(&params, &genesis, notary_change, rest)?;
+
     println!("{}", hex::encode(codec::encode(&transfer)));
     println!("{}", hex::encode(codec::encode(&notary)));
+    for line in identity_lines {
+        println!("{line}");
+    }
     Ok(())
 }

@@ -1,104 +1,24 @@
 // Browser tests of the explorer against a live devnet (scripts/test-ui
 // starts it): Playwright (playwright-core) drives Debian's Chromium.
 //
-// Environment: EXPLORER_URL (the API serving the UI), EXPLORER_TXS (a file
-// with the two signed transactions of `cargo run -p api --example
-// devnet_transactions`), EXPLORER_DOCUMENT (the notarised file),
-// EXPLORER_SCREENSHOTS (folder for the screenshots), CHROMIUM (default
-// /usr/bin/chromium).
+// Environment: see support.mjs; EXPLORER_DOCUMENT (the notarised file).
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
+import { base, closeBrowser, graphql, launch, open, seedLines, shot, submitAndConfirm, words } from "./support.mjs";
 
-const base = process.env.EXPLORER_URL ?? "http://127.0.0.1:8080";
-const shots = process.env.EXPLORER_SCREENSHOTS ?? join(tmpdir(), "explorer-screenshots");
 const documentPath = process.env.EXPLORER_DOCUMENT ?? new URL("./notary-document.txt", import.meta.url).pathname;
-const [transferHex, notaryHex] = readFileSync(process.env.EXPLORER_TXS ?? "", "utf8").trim().split("\n");
-mkdirSync(shots, { recursive: true });
+const [transferHex, notaryHex] = seedLines;
 
-async function graphql(query, variables = {}) {
-  const response = await fetch(`${base}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
-
-async function submitAndConfirm(encoded) {
-  const { submitTransaction } = await graphql("mutation($e: String!) { submitTransaction(encoded: $e) { id } }", { e: encoded });
-  const id = submitTransaction.id;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const { transaction } = await graphql("query($id: String!) { transaction(id: $id) { blockHeight } }", { id });
-    if (transaction) return { id, height: transaction.blockHeight };
-    if (Date.now() > deadline) throw new Error(`transaction ${id} not confirmed in 90 s`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-let context;
-let profile;
 let transfer;
 let notary;
 
 before(async () => {
   transfer = await submitAndConfirm(transferHex);
   notary = await submitAndConfirm(notaryHex);
-  profile = mkdtempSync(join(tmpdir(), "explorer-chromium-"));
-  // A persistent context on a fresh, empty profile (Playwright takes the
-  // profile as an argument, not as --user-data-dir).
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  await launch();
 });
 
-after(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
-  console.log(`screenshots: ${shots}`);
-});
-
-/** A page that records console errors and uncaught exceptions. */
-async function open(path, options = {}) {
-  const page = await context.newPage();
-  await page.setViewportSize(options.viewport ?? { width: 1280, height: 900 });
-  await page.emulateMedia({ colorScheme: "light" });
-  const errors = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(String(error)));
-  if (options.route) await options.route(page);
-  await page.goto(`${base}${path}`);
-  return { page, errors, close: () => page.close() };
-}
-
-/** Rendered text with whitespace runs as one space. */
-function words(text) {
-  return text.replace(/\s+/g, " ").replace(/ ([,;]) /g, "$1 ");
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
+after(closeBrowser);
 
 test("the dashboard loads without console errors and shows a new block without reload", async () => {
   const { page, errors, close } = await open("/");

@@ -99,7 +99,10 @@ describe("search terms", () => {
     expect(classifySearch(" 42 ")).toEqual({ kind: "height", height: 42 });
     expect(classifySearch("AB".repeat(32))).toEqual({ kind: "id", id: "ab".repeat(32) });
     expect(classifySearch("bsdev1qqqqqqqqqq").kind).toBe("address");
-    expect(classifySearch("hello").kind).toBe("invalid");
+    expect(classifySearch("Alice")).toEqual({ kind: "name", name: "alice" });
+    expect(classifySearch("acme.sales")).toEqual({ kind: "name", name: "acme.sales" });
+    expect(classifySearch("hello world").kind).toBe("invalid");
+    expect(classifySearch("-alice").kind).toBe("invalid");
     expect(classifySearch("").kind).toBe("invalid");
   });
 });

@@ -175,15 +175,18 @@ export type SearchTerm =
   | { kind: "height"; height: number }
   | { kind: "id"; id: string }
   | { kind: "address"; address: string }
+  | { kind: "name"; name: string }
   | { kind: "invalid"; reason: string };
 
 export function classifySearch(raw: string): SearchTerm {
   const term = raw.trim();
-  if (term === "") return { kind: "invalid", reason: "Type an ID, an address or a height." };
+  if (term === "") return { kind: "invalid", reason: "Type an ID, an address, a height or a name." };
   if (/^\d{1,15}$/.test(term)) return { kind: "height", height: Number(term) };
   if (/^[0-9a-fA-F]{64}$/.test(term)) return { kind: "id", id: term.toLowerCase() };
   if (/^[a-z]{1,20}1[02-9ac-hj-np-z]{6,}$/i.test(term)) return { kind: "address", address: term.toLowerCase() };
-  return { kind: "invalid", reason: `“${term}” is not a height, a 64-digit hex ID or an address.` };
+  // An identity name (`alice`) or an organization path (`acme.sales`).
+  if (/^[a-z][a-z0-9.-]{0,149}$/i.test(term)) return { kind: "name", name: term.toLowerCase() };
+  return { kind: "invalid", reason: `“${term}” is not a height, a 64-digit hex ID, an address or a name.` };
 }
 
 /** Transaction kind enum value → words. */

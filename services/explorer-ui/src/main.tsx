@@ -8,6 +8,8 @@ import { BlockPage } from "./pages/Block";
 import { BlocksPage } from "./pages/Blocks";
 import { ChatNewsPage } from "./pages/ChatNews";
 import { Dashboard } from "./pages/Dashboard";
+import { IdentityPage } from "./pages/Identity";
+import { OrganizationPage } from "./pages/IdentityOrganization";
 import { NotaryPage } from "./pages/Notary";
 import { OutputPage } from "./pages/Output";
 import { SearchPage } from "./pages/Search";
@@ -25,14 +27,14 @@ function SearchBox() {
   return (
     <form role="search" className="search" onSubmit={submit}>
       <label htmlFor="search-term" className="visually-hidden">
-        Search by block height, block or transaction ID, output ID or address
+        Search by block height, block or transaction ID, output ID, address, identity name or organization path
       </label>
       <input
         id="search-term"
         type="search"
         value={term}
         onChange={(event) => setTerm(event.target.value)}
-        placeholder="Height, ID or address"
+        placeholder="Height, ID, address or name"
         autoComplete="off"
         spellCheck={false}
       />
@@ -83,6 +85,8 @@ function App() {
           <Route path="/stake" element={<StakePage />} />
           <Route path="/notary" element={<NotaryPage />} />
           <Route path="/news" element={<ChatNewsPage />} />
+          <Route path="/identity/:name" element={<IdentityPage />} />
+          <Route path="/organization/:path" element={<OrganizationPage />} />
           <Route path="/search" element={<SearchPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>

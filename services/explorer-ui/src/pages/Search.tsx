@@ -3,12 +3,15 @@ import { Navigate, useSearchParams } from "react-router-dom";
 import { query } from "../api";
 import { ErrorView, Loading, NotFound } from "../components";
 import { classifySearch } from "../format";
+import { identityHref, organizationHref } from "./IdentityCommon";
 
 type Hit =
   | { __typename: "Block"; height: number }
   | { __typename: "Transaction"; id: string }
   | { __typename: "Output"; id: string }
-  | { __typename: "AddressInfo"; address: string };
+  | { __typename: "AddressInfo"; address: string }
+  | { __typename: "Identity"; name: string }
+  | { __typename: "Organization"; path: string };
 
 const SEARCH = `query Search($term: String!) {
   search(term: $term) {
@@ -17,6 +20,8 @@ const SEARCH = `query Search($term: String!) {
     ... on Transaction { id }
     ... on Output { id }
     ... on AddressInfo { address }
+    ... on Identity { name }
+    ... on Organization { path }
   }
 }`;
 
@@ -30,6 +35,10 @@ function target(hit: Hit): string {
       return `/output/${hit.id}`;
     case "AddressInfo":
       return `/address/${hit.address}`;
+    case "Identity":
+      return identityHref(hit.name);
+    case "Organization":
+      return organizationHref(hit.path);
   }
 }
 
@@ -53,6 +62,15 @@ export function SearchPage() {
   if (classified.kind === "invalid") return <NotFound what={classified.reason} />;
   if (!result || result.term !== term) return <Loading />;
   if (result.error) return <ErrorView error={result.error} />;
-  if (!result.hit) return <NotFound what={`Nothing on chain matches “${term}”.`} />;
+  if (!result.hit)
+    return (
+      <NotFound
+        what={
+          classified.kind === "name"
+            ? `No identity or organization is named “${term.trim()}”.`
+            : `Nothing on chain matches “${term}”.`
+        }
+      />
+    );
   return <Navigate to={target(result.hit)} replace />;
 }

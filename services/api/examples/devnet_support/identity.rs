@@ -1,0 +1,300 @@
+//! The identity part of `devnet_transactions`: real signed identity
+//! transactions for the explorer's identity and organization pages.
+//!
+//! A split transaction spends `funding` (a coin output of the genesis
+//! wallet) into one 1-coin output per identity transaction for a fee payer
+//! (seed 4) plus change back to the genesis wallet (its last output).
+//! Then, in waves (a wave's transactions are independent of each other and
+//! need the earlier waves in a block):
+//!
+//! 1. `alice` (key seed 21) and `bob` (seed 31) register;
+//! 2. alice adds key 22, adds the attribute `email` (a salted commitment of
+//!    [`EMAIL`]) and creates the organization `acme`; bob vouches for alice;
+//! 3. alice rotates key 21 to key 23; bob attests alice's `email`;
+//! 4. alice (key 23) revokes key 22, creates `acme.sales` and invites bob
+//!    to own `acme` (left pending);
+//! 5. alice invites bob to `acme.sales` as a member;
+//! 6. bob accepts.
+//!
+//! Printed lines: `identity-wave-<n> <hex>` per transaction and
+//! `identity-secret <value>` for the clear attribute value, which must
+//! never appear on chain or in the explorer.
+
+use anyhow::Context;
+use ledger::crypto::SecretKey;
+use ledger::payload::identity::{
+    AttributeLabel, IdentityAction, IdentityName, IdentityOperation, OrganizationPath, Role,
+    Subject, sign_into,
+};
+use ledger::{
+    AttributeCommitment, CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment,
+    IdentityId, NetworkParams, OrganizationId, Transaction, codec,
+};
+
+use crate::common::{FEE, coins, key, sign_coin_inputs as sign};
+
+/// alice's e-mail address: only its commitment goes on chain.
+pub const EMAIL: &str = "alice.private@example.org";
+/// The salt of [`EMAIL`]'s commitment (fixed, so runs are reproducible).
+const SALT: [u8; 32] = [0x37; 32];
+const FEE_PAYER: u8 = 4;
+
+/// Builds the transactions (paid from `funding`, worth `value`, owned by
+/// `owner`) and returns the lines to print.
+pub fn seed(
+    params: &NetworkParams,
+    owner: &SecretKey,
+    funding: CoinOutputId,
+    value: Currency,
+) -> anyhow::Result<Vec<String>> {
+    let mut seeder = Seeder::split(params, owner, funding, value)?;
+    let (alice1, alice2, alice3, bob_key) = (key(21), key(22), key(23), key(31));
+    let name = |text: &str| IdentityName::parse(text).context("a devnet identity name");
+    let path = |text: &str| OrganizationPath::parse(text).context("a devnet organization path");
+    let email = AttributeLabel::parse("email").context("the email label")?;
+    let commitment = AttributeCommitment::compute(&SALT, EMAIL.as_bytes());
+
+    let register_alice = seeder.tx(
+        1,
+        IdentityAction::Register {
+            name: name("alice")?,
+            public_key: alice1.public_key(),
+        },
+        &alice1,
+        None,
+    )?;
+    let alice = IdentityId::for_registration(&register_alice);
+    let register_bob = seeder.tx(
+        1,
+        IdentityAction::Register {
+            name: name("bob")?,
+            public_key: bob_key.public_key(),
+        },
+        &bob_key,
+        None,
+    )?;
+    let bob = IdentityId::for_registration(&register_bob);
+
+    seeder.tx(
+        2,
+        IdentityAction::AddKey {
+            identity: alice,
+            public_key: alice2.public_key(),
+        },
+        &alice1,
+        Some(&alice2),
+    )?;
+    seeder.tx(
+        2,
+        IdentityAction::AddAttribute {
+            identity: alice,
+            label: email.clone(),
+            commitment,
+        },
+        &alice1,
+        None,
+    )?;
+    let create_acme = seeder.tx(
+        2,
+        IdentityAction::CreateOrganization {
+            creator: alice,
+            path: path("acme")?,
+        },
+        &alice1,
+        None,
+    )?;
+    let acme = OrganizationId::for_creation(&create_acme);
+    seeder.tx(
+        2,
+        IdentityAction::Vouch {
+            voucher: bob,
+            target: alice,
+            weight: 80,
+            claim: Some("met in person".to_owned()),
+        },
+        &bob_key,
+        None,
+    )?;
+
+    seeder.tx(
+        3,
+        IdentityAction::RotateKey {
+            identity: alice,
+            old_key: alice1.public_key(),
+            new_key: alice3.public_key(),
+        },
+        &alice1,
+        Some(&alice3),
+    )?;
+    seeder.tx(
+        3,
+        IdentityAction::Attest {
+            verifier: bob,
+            subject: alice,
+            label: email,
+            commitment,
+        },
+        &bob_key,
+        None,
+    )?;
+
+    seeder.tx(
+        4,
+        IdentityAction::RevokeKey {
+            identity: alice,
+            public_key: alice2.public_key(),
+        },
+        &alice3,
+        None,
+    )?;
+    let create_sales = seeder.tx(
+        4,
+        IdentityAction::CreateOrganization {
+            creator: alice,
+            path: path("acme.sales")?,
+        },
+        &alice3,
+        None,
+    )?;
+    let sales = OrganizationId::for_creation(&create_sales);
+    seeder.tx(
+        4,
+        IdentityAction::Invite {
+            actor: alice,
+            organization: acme,
+            subject: Subject::Identity(bob),
+            role: Role::Owner,
+        },
+        &alice3,
+        None,
+    )?;
+
+    seeder.tx(
+        5,
+        IdentityAction::Invite {
+            actor: alice,
+            organization: sales,
+            subject: Subject::Identity(bob),
+            role: Role::Member,
+        },
+        &alice3,
+        None,
+    )?;
+    seeder.tx(
+        6,
+        IdentityAction::AcceptInvitation {
+            actor: bob,
+            organization: sales,
+            subject: Subject::Identity(bob),
+        },
+        &bob_key,
+        None,
+    )?;
+
+    let mut lines = seeder.lines;
+    lines.push(format!("identity-secret {EMAIL}"));
+    Ok(lines)
+}
+
+/// Identity transactions paid one fee output each.
+struct Seeder<'a> {
+    params: &'a NetworkParams,
+    /// Unused fee outputs of the fee payer.
+    fees: Vec<CoinOutputId>,
+    lines: Vec<String>,
+}
+
+/// Identity transactions [`seed`] builds (one fee output each).
+const TRANSACTIONS: u64 = 13;
+
+impl<'a> Seeder<'a> {
+    /// The split transaction: `TRANSACTIONS` fee outputs, change to `owner`.
+    fn split(
+        params: &'a NetworkParams,
+        owner: &SecretKey,
+        funding: CoinOutputId,
+        value: Currency,
+    ) -> anyhow::Result<Seeder<'a>> {
+        let payer = Condition::for_public_key(&key(FEE_PAYER).public_key());
+        let mut outputs: Vec<CoinOutput> = (0..TRANSACTIONS)
+            .map(|_| CoinOutput {
+                value: coins(1),
+                condition: payer.clone(),
+            })
+            .collect();
+        let change = value
+            .checked_sub(coins(u128::from(TRANSACTIONS)))
+            .and_then(|rest| rest.checked_sub(FEE))
+            .context("the funding output is too small for the identity transactions")?;
+        outputs.push(CoinOutput {
+            value: change,
+            condition: Condition::for_public_key(&owner.public_key()),
+        });
+        let mut split = Transaction {
+            coin_inputs: vec![CoinInput {
+                parent_id: funding,
+                fulfillment: Fulfillment::Nil,
+            }],
+            coin_outputs: outputs,
+            fee: FEE,
+            ..Transaction::new()
+        };
+        sign(&mut split, params, owner);
+        let id = split.id();
+        Ok(Seeder {
+            params,
+            fees: (0..TRANSACTIONS)
+                .rev()
+                .map(|index| CoinOutputId::for_transaction_output(&id, index))
+                .collect(),
+            lines: vec![format!(
+                "identity-wave-0 {}",
+                hex::encode(codec::encode(&split))
+            )],
+        })
+    }
+
+    /// A transaction carrying `action` signed by `signer` (and `new_key`),
+    /// printed in `wave`; returns its ID.
+    fn tx(
+        &mut self,
+        wave: u32,
+        action: IdentityAction,
+        signer: &SecretKey,
+        new_key: Option<&SecretKey>,
+    ) -> anyhow::Result<ledger::TransactionId> {
+        let payer = key(FEE_PAYER);
+        let fee_output = self
+            .fees
+            .pop()
+            .context("more identity transactions than fee outputs")?;
+        let mut transaction = Transaction {
+            coin_inputs: vec![CoinInput {
+                parent_id: fee_output,
+                fulfillment: Fulfillment::Nil,
+            }],
+            coin_outputs: vec![CoinOutput {
+                value: coins(1)
+                    .checked_sub(FEE)
+                    .context("the fee exceeds a coin")?,
+                condition: Condition::for_public_key(&payer.public_key()),
+            }],
+            fee: FEE,
+            ..Transaction::new()
+        };
+        let operation = IdentityOperation::unsigned(action, signer.public_key());
+        let id = sign_into(
+            &mut transaction,
+            operation,
+            &self.params.chain_id,
+            signer,
+            new_key,
+        );
+        sign(&mut transaction, self.params, &payer);
+        self.lines.push(format!(
+            "identity-wave-{wave} {}",
+            hex::encode(codec::encode(&transaction))
+        ));
+        Ok(id)
+    }
+}
