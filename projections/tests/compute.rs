@@ -12,6 +12,8 @@
 
 #[path = "../../ledger/chain/tests/common/mod.rs"]
 mod common;
+#[path = "support/compute_world.rs"]
+mod compute_world;
 #[path = "support/harness.rs"]
 mod harness;
 #[path = "support/mod.rs"]
@@ -19,18 +21,12 @@ mod support;
 
 use std::sync::Arc;
 
-use chain::domains::compute::{ComputeParams, ComputeState};
+use chain::domains::compute::ComputeParams;
 use common::identity::IdentityNet;
-use common::{FEE, Net, coins, key, sign_coin_inputs, test_config};
+use common::{Net, coins, key, test_config};
+use compute_world::{ALICE, Scenario, compute_tx, run, state};
 use harness::Harness;
-use ledger::crypto::SecretKey;
-use ledger::payload::compute::operation::sign_into;
-use ledger::payload::compute::{
-    ComputeAction, DeploymentId, DeploymentSpec, Location, Name, NodeId, PlacementConstraints,
-    Power, ReschedulePolicy, Resources, WorkloadReport, WorkloadSpec, WorkloadState,
-    escrow_condition,
-};
-use ledger::{CoinInput, CoinOutput, Condition, Currency, Fulfillment, Transaction};
+use ledger::payload::compute::{ComputeAction, DeploymentSpec, Name, NodeId};
 use projections::compute::{COMPUTE_MIGRATOR, Compute, down_blocks};
 use sqlx::Row;
 
@@ -39,104 +35,9 @@ type BillingRow = (String, String, Option<i64>, Option<i64>, String);
 /// workload, node, from, to, down blocks, amount
 type AuditRow = (String, Vec<u8>, i64, i64, i64, String);
 
-const PAYER: u8 = 4;
-const ALICE: u8 = 10;
-const FARMER: u8 = 11;
-const NODE_X: u8 = 20;
-const NODE_Y: u8 = 21;
-
-/// A compute transaction paid by the payer (an unspent 1,000-coin output),
-/// with `deposit` escrowed as output 0 when given.
-fn compute_tx(
-    ids: &IdentityNet,
-    action: ComputeAction,
-    signer: Option<&SecretKey>,
-    node_key: Option<&SecretKey>,
-    deposit: Option<Currency>,
-) -> Transaction {
-    let payer = key(PAYER);
-    let (parent_id, output) = ids
-        .net
-        .coins_of(&payer)
-        .into_iter()
-        .filter(|(_, output)| output.value == coins(1_000))
-        .min_by_key(|(id, _)| *id)
-        .unwrap();
-    let mut outputs = Vec::new();
-    let mut change = output.value.checked_sub(FEE).unwrap();
-    if let Some(value) = deposit {
-        outputs.push(CoinOutput {
-            value,
-            condition: escrow_condition(),
-        });
-        change = change.checked_sub(value).unwrap();
-    }
-    outputs.push(CoinOutput {
-        value: change,
-        condition: Condition::for_public_key(&payer.public_key()),
-    });
-    let mut transaction = Transaction {
-        coin_inputs: vec![CoinInput {
-            parent_id,
-            fulfillment: Fulfillment::Nil,
-        }],
-        coin_outputs: outputs,
-        fee: FEE,
-        ..Transaction::new()
-    };
-    sign_into(
-        &mut transaction,
-        action,
-        &ids.net.params().chain_id,
-        signer,
-        node_key,
-    );
-    sign_coin_inputs(&mut transaction, &ids.net.params(), &payer);
-    transaction
-}
-
-/// Mines one compute transaction signed by `signer` (Bill, Heal and
-/// TopUp are unsigned).
-fn run(ids: &mut IdentityNet, action: ComputeAction, signer: Option<&SecretKey>) -> Transaction {
-    let transaction = compute_tx(ids, action, signer, None, None);
-    ids.mine(vec![transaction.clone()]);
-    transaction
-}
-
 async fn flush(h: &mut Harness, ids: &mut IdentityNet) {
     for update in std::mem::take(&mut ids.updates) {
         h.publish_update(&ids.net.chain, &update).await;
-    }
-}
-
-fn state(ids: &IdentityNet) -> ComputeState {
-    ids.net
-        .chain
-        .state()
-        .domain::<ComputeState>()
-        .unwrap()
-        .clone()
-}
-
-fn workload(name: &str, cores: u32, memory_mib: u64) -> WorkloadSpec {
-    WorkloadSpec {
-        name: Name::new(name).unwrap(),
-        resources: Resources::new(cores, memory_mib, 10),
-        image: "alpine".into(),
-        network: None,
-        volumes: Vec::new(),
-        anti_affinity: None,
-        node: None,
-    }
-}
-
-fn report(node: NodeId, sequence: u64, workloads: Vec<WorkloadReport>) -> ComputeAction {
-    ComputeAction::Report {
-        node,
-        sequence,
-        uptime_seconds: sequence * 10,
-        power: Power::Up,
-        workloads,
     }
 }
 
@@ -149,115 +50,24 @@ async fn compute_model_follows_nodes_deployments_billing_and_healing_and_equals_
     h.publish_genesis(&config).await;
 
     let mut ids = IdentityNet::new();
-    let alice = ids.register("alice", ALICE);
-    let farmer = ids.register("farmer", FARMER);
-    let mut nodes = Vec::new();
-    for (seed, farm, country, city) in [
-        (NODE_X, "farm-a", "be", "ghent"),
-        (NODE_Y, "farm-b", "nl", "delft"),
-    ] {
-        let node_key = key(seed);
-        let transaction = compute_tx(
-            &ids,
-            ComputeAction::RegisterNode {
-                owner: farmer,
-                node_key: node_key.public_key(),
-                farm: Name::new(farm).unwrap(),
-                location: Location::new(country, city).unwrap(),
-                capacity: Resources::new(4, 4096, 100),
-            },
-            Some(&key(FARMER)),
-            Some(&node_key),
-            None,
-        );
-        ids.mine(vec![transaction]);
-        nodes.push(NodeId::for_key(&node_key.public_key()));
-    }
-
-    // A deployment of two workloads with a 50-coin deposit.
-    let spec = DeploymentSpec {
-        name: Name::new("shop").unwrap(),
-        constraints: PlacementConstraints::default(),
-        reschedule: ReschedulePolicy::Move,
-        networks: Vec::new(),
-        workloads: vec![workload("db", 2, 2048), workload("web", 1, 1024)],
-    };
-    let deposit = coins(50);
-    let create = compute_tx(
-        &ids,
-        ComputeAction::CreateDeployment {
-            owner: alice,
-            spec: spec.clone(),
-            deposit: Some(0),
-        },
-        Some(&key(ALICE)),
-        None,
-        Some(deposit),
-    );
-    let deployment = DeploymentId::for_creation(&create.id());
-    ids.mine(vec![create]);
-    let created_at = ids.net.chain.height().0;
-    let placements = state(&ids)
-        .deployment(&deployment)
-        .unwrap()
-        .placements
-        .clone();
-    // X: the node holding db (the scheduler's choice); Y the other.
-    let x = placements[&Name::new("db").unwrap()];
-    let y = *nodes.iter().find(|node| **node != x).unwrap();
-    let key_of = |node: NodeId| {
-        if node == nodes[0] {
-            key(NODE_X)
-        } else {
-            key(NODE_Y)
-        }
-    };
-
-    // Each node reports its workloads deploying, then running.
-    let mut sequence = 1;
-    for state_now in [WorkloadState::Deploying, WorkloadState::Running] {
-        for node in [x, y] {
-            let reports = placements
-                .iter()
-                .filter(|(_, placed)| **placed == node)
-                .map(|(name, _)| WorkloadReport {
-                    deployment,
-                    workload: name.clone(),
-                    state: state_now.clone(),
-                })
-                .collect();
-            run(
-                &mut ids,
-                report(node, sequence, reports),
-                Some(&key_of(node)),
-            );
-            sequence += 1;
-        }
-    }
-    let x_last_report = ids.net.chain.height().0 - 1;
-    assert_eq!(state(&ids).node(&x).unwrap().last_report.0, x_last_report);
-
-    // X falls silent; Y keeps reporting every 10 blocks.
-    for round in 0..3 {
-        for _ in 0..9 {
-            ids.mine(Vec::new());
-        }
-        run(
-            &mut ids,
-            report(y, 100 + round, Vec::new()),
-            Some(&key_of(y)),
-        );
-    }
-    // Billed now: blocks created_at..tip.
-    run(&mut ids, ComputeAction::Bill { deployment }, None);
-    let billed_at = ids.net.chain.height().0;
-    let billed = state(&ids).deployment(&deployment).unwrap().clone();
-    assert_eq!(billed.billed_to.0, billed_at);
-    // Heal X: its workloads move to Y.
-    run(&mut ids, ComputeAction::Heal { node: x }, None);
-    let healed_at = ids.net.chain.height().0;
-    let after_heal = state(&ids).deployment(&deployment).unwrap().clone();
-    assert!(after_heal.placements.values().all(|node| *node == y));
+    let world = compute_world::build(&mut ids);
+    let Scenario {
+        alice,
+        x,
+        y,
+        ref spec,
+        deposit,
+        deployment,
+        ref placements,
+        created_at,
+        x_last_report,
+        billed_at,
+        healed_at,
+        ..
+    } = world;
+    let billed_balance = deposit.0
+        - ComputeParams::default().price_per_block(spec).unwrap().0
+            * u128::from(billed_at - created_at);
     flush(&mut h, &mut ids).await;
     h.wait_for("compute", h.last_seq().await, &mut live).await;
 
@@ -314,11 +124,8 @@ async fn compute_model_follows_nodes_deployments_billing_and_healing_and_equals_
     assert_eq!(row.get::<Vec<u8>, _>("owner"), alice.0.0.to_vec());
     assert_eq!(row.get::<String, _>("reschedule"), "move");
     let stored: DeploymentSpec = ledger::codec::decode(&row.get::<Vec<u8>, _>("spec")).unwrap();
-    assert_eq!(stored, spec);
-    assert_eq!(
-        row.get::<String, _>("balance"),
-        billed.balance.0.to_string()
-    );
+    assert_eq!(&stored, spec);
+    assert_eq!(row.get::<String, _>("balance"), billed_balance.to_string());
     assert_eq!(row.get::<i64, _>("billed_to") as u64, billed_at);
     assert_eq!(row.get::<String, _>("status"), "active");
 
@@ -414,7 +221,7 @@ async fn compute_model_follows_nodes_deployments_billing_and_healing_and_equals_
     .fetch_all(&mut db)
     .await
     .unwrap();
-    let price = ComputeParams::default().price_per_block(&spec).unwrap();
+    let price = ComputeParams::default().price_per_block(spec).unwrap();
     let due = price.0 * u128::from(billed_at - created_at);
     assert_eq!(
         billing,

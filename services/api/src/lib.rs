@@ -21,6 +21,7 @@
 //! Conventions and examples: `docs/api.md`.
 
 pub mod chat;
+pub mod compute;
 pub mod context;
 pub mod decode;
 pub mod error;

@@ -6,6 +6,7 @@
 use async_graphql::{MergedObject, Schema};
 
 use crate::chat::ChatQuery;
+use crate::compute::ComputeQuery;
 use crate::context::ApiState;
 use crate::explorer::ExplorerQuery;
 use crate::identity::IdentityQuery;
@@ -15,7 +16,13 @@ use crate::subscription::Subscription;
 
 /// The query root.
 #[derive(MergedObject, Default)]
-pub struct Query(ExplorerQuery, LoginQuery, ChatQuery, IdentityQuery);
+pub struct Query(
+    ExplorerQuery,
+    LoginQuery,
+    ChatQuery,
+    IdentityQuery,
+    ComputeQuery,
+);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
