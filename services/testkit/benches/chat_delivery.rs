@@ -33,95 +33,23 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use futures::{SinkExt, StreamExt};
-use ledger::codec;
-use ledger::fulfillment::{InputKind, SingleSignatureFulfillment, signing_message};
 use ledger::payload::chat::{
     self, ChannelId, ChannelKind, ChatAction, MessageBody, MessageContent, MessageId,
 };
 use ledger::payload::identity::{self, IdentityAction, IdentityName, IdentityOperation};
-use ledger::{
-    BlockHeight, CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment, IdentityId,
-    SecretKey, Timestamp, Transaction, TransactionId,
-};
+use ledger::{IdentityId, SecretKey, Transaction};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
-use testkit::{Devnet, GENESIS_SEED};
+use testkit::{Devnet, GenesisPayer};
 use tokio_tungstenite::tungstenite::Message;
 
-const FEE: Currency = Currency(100_000_000);
-
-/// Pays every transaction from the genesis wallet, each spending the
-/// previous one's change.
-struct Payer {
-    key: SecretKey,
-    coin: (CoinOutputId, Currency),
-    params: ledger::NetworkParams,
-}
+/// Identity and chat transactions paid by the genesis wallet.
+struct Payer(GenesisPayer);
 
 impl Payer {
-    fn new(devnet: &Devnet) -> anyhow::Result<Payer> {
-        let key = SecretKey::from_seed(GENESIS_SEED);
-        let own = Condition::for_public_key(&key.public_key());
-        let coin = devnet
-            .config
-            .genesis
-            .transactions
-            .iter()
-            .find_map(|transaction| {
-                let ids = transaction.coin_output_ids(&transaction.id());
-                transaction
-                    .created_coin_outputs()
-                    .zip(ids)
-                    .find(|(output, _)| output.condition == own)
-                    .map(|(output, id)| (id, output.value))
-            })
-            .context("the genesis wallet holds coins")?;
-        Ok(Payer {
-            key,
-            coin,
-            params: devnet.config.params.clone(),
-        })
-    }
-
-    /// A transaction paying the fee; `fill` puts the payload in and
-    /// returns the ID; the input is signed afterwards.
-    fn tx(&mut self, fill: impl FnOnce(&mut Transaction) -> TransactionId) -> Transaction {
-        let (parent, value) = self.coin;
-        let change = value.checked_sub(FEE).unwrap();
-        let mut transaction = Transaction {
-            coin_inputs: vec![CoinInput {
-                parent_id: parent,
-                fulfillment: Fulfillment::Nil,
-            }],
-            coin_outputs: vec![CoinOutput {
-                value: change,
-                condition: Condition::for_public_key(&self.key.public_key()),
-            }],
-            fee: FEE,
-            ..Transaction::new()
-        };
-        let id = fill(&mut transaction);
-        let context = Transaction::input_context(
-            &id,
-            &self.params,
-            InputKind::Coin,
-            0,
-            BlockHeight(0),
-            Timestamp(0),
-        );
-        let public_key = self.key.public_key();
-        transaction.coin_inputs[0].fulfillment =
-            Fulfillment::SingleSignature(SingleSignatureFulfillment {
-                public_key,
-                signature: self.key.sign(&signing_message(&context, &public_key, None)),
-            });
-        self.coin = (CoinOutputId::for_transaction_output(&id, 0), change);
-        transaction
-    }
-
-    fn identity(&mut self, name: &str, key: &SecretKey) -> Transaction {
-        let chain_id = self.params.chain_id;
-        self.tx(|transaction| {
+    fn identity(&mut self, name: &str, key: &SecretKey) -> anyhow::Result<Transaction> {
+        let chain_id = self.0.chain_id();
+        self.0.pay(|transaction| {
             identity::sign_into(
                 transaction,
                 IdentityOperation::unsigned(
@@ -138,21 +66,15 @@ impl Payer {
         })
     }
 
-    fn chat(&mut self, action: ChatAction, key: &SecretKey) -> Transaction {
-        let chain_id = self.params.chain_id;
-        self.tx(|transaction| chat::sign_into(transaction, action, &chain_id, key))
+    fn chat(&mut self, action: ChatAction, key: &SecretKey) -> anyhow::Result<Transaction> {
+        let chain_id = self.0.chain_id();
+        self.0
+            .pay(|transaction| chat::sign_into(transaction, action, &chain_id, key))
     }
 }
 
 async fn submit(devnet: &Devnet, transaction: &Transaction) -> anyhow::Result<()> {
-    let data = devnet
-        .query(
-            "mutation($e: String!) { submitTransaction(encoded: $e) { id } }",
-            json!({ "e": hex::encode(codec::encode(transaction)) }),
-        )
-        .await?;
-    ensure!(data["submitTransaction"]["id"] == transaction.id().to_string());
-    Ok(())
+    devnet.submit(transaction).await.map(|_| ())
 }
 
 /// Waits until `sql` (one bytea parameter) finds a row.
@@ -202,13 +124,13 @@ async fn run() -> anyhow::Result<()> {
         .context("CHAT_BENCH_MESSAGES")?
         .unwrap_or(200);
     let devnet = Devnet::start().await?;
-    let mut payer = Payer::new(&devnet)?;
+    let mut payer = Payer(GenesisPayer::new(&devnet)?);
     let (city_key, reader_key) = (
         SecretKey::from_seed([10; 32]),
         SecretKey::from_seed([11; 32]),
     );
-    let city_tx = payer.identity("city", &city_key);
-    let reader_tx = payer.identity("reader", &reader_key);
+    let city_tx = payer.identity("city", &city_key)?;
+    let reader_tx = payer.identity("reader", &reader_key)?;
     submit(&devnet, &city_tx).await?;
     submit(&devnet, &reader_tx).await?;
     let city = IdentityId::for_registration(&city_tx.id());
@@ -228,7 +150,7 @@ async fn run() -> anyhow::Result<()> {
             seals: Vec::new(),
         },
         &city_key,
-    );
+    )?;
     submit(&devnet, &create).await?;
     let channel = ChannelId::for_transaction(&create.id());
     wait_row(
@@ -294,7 +216,7 @@ async fn run() -> anyhow::Result<()> {
     // Let the API subscribe to the pool and model subjects.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let posts: Vec<Transaction> = (0..messages)
+    let posts = (0..messages)
         .map(|index| {
             payer.chat(
                 ChatAction::Post {
@@ -310,7 +232,7 @@ async fn run() -> anyhow::Result<()> {
                 &city_key,
             )
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<Transaction>>>()?;
     let mut submitted = Vec::with_capacity(messages);
     let started = Instant::now();
     for post in &posts {

@@ -133,6 +133,94 @@ pub fn devnet_config(name: &str, options: &DevnetOptions) -> anyhow::Result<Chai
     ChainConfig::from_toml(&text).context("the modified devnet configuration")
 }
 
+/// Pays transactions from the devnet genesis wallet's coins, each
+/// spending the previous one's change (the pool takes chains of
+/// unconfirmed transactions), with a fixed fee.
+pub struct GenesisPayer {
+    key: ledger::SecretKey,
+    coin: (ledger::CoinOutputId, ledger::Currency),
+    params: ledger::NetworkParams,
+}
+
+impl GenesisPayer {
+    /// The fee of every transaction.
+    pub const FEE: ledger::Currency = ledger::Currency(100_000_000);
+
+    /// Starts from the genesis wallet's coin output of `devnet`.
+    pub fn new(devnet: &Devnet) -> anyhow::Result<GenesisPayer> {
+        use ledger::Condition;
+        let key = ledger::SecretKey::from_seed(GENESIS_SEED);
+        let own = Condition::for_public_key(&key.public_key());
+        let coin = devnet
+            .config
+            .genesis
+            .transactions
+            .iter()
+            .find_map(|transaction| {
+                let ids = transaction.coin_output_ids(&transaction.id());
+                transaction
+                    .created_coin_outputs()
+                    .zip(ids)
+                    .find(|(output, _)| output.condition == own)
+                    .map(|(output, id)| (id, output.value))
+            })
+            .context("the genesis wallet holds coins")?;
+        Ok(GenesisPayer {
+            key,
+            coin,
+            params: devnet.config.params.clone(),
+        })
+    }
+
+    pub fn chain_id(&self) -> ledger::ChainId {
+        self.params.chain_id
+    }
+
+    /// A transaction spending the current coin and paying [`Self::FEE`];
+    /// `fill` puts the payload in (and signs it) and returns the
+    /// transaction ID; the coin input is signed afterwards.
+    pub fn pay(
+        &mut self,
+        fill: impl FnOnce(&mut ledger::Transaction) -> ledger::TransactionId,
+    ) -> anyhow::Result<ledger::Transaction> {
+        use ledger::fulfillment::{InputKind, SingleSignatureFulfillment, signing_message};
+        use ledger::{BlockHeight, CoinInput, CoinOutput, Condition, Fulfillment, Timestamp};
+        let (parent, value) = self.coin;
+        let change = value
+            .checked_sub(Self::FEE)
+            .context("the genesis coin cannot pay another fee")?;
+        let mut transaction = ledger::Transaction {
+            coin_inputs: vec![CoinInput {
+                parent_id: parent,
+                fulfillment: Fulfillment::Nil,
+            }],
+            coin_outputs: vec![CoinOutput {
+                value: change,
+                condition: Condition::for_public_key(&self.key.public_key()),
+            }],
+            fee: Self::FEE,
+            ..ledger::Transaction::new()
+        };
+        let id = fill(&mut transaction);
+        let context = ledger::Transaction::input_context(
+            &id,
+            &self.params,
+            InputKind::Coin,
+            0,
+            BlockHeight(0),
+            Timestamp(0),
+        );
+        let public_key = self.key.public_key();
+        transaction.coin_inputs[0].fulfillment =
+            Fulfillment::SingleSignature(SingleSignatureFulfillment {
+                public_key,
+                signature: self.key.sign(&signing_message(&context, &public_key, None)),
+            });
+        self.coin = (ledger::CoinOutputId::for_transaction_output(&id, 0), change);
+        Ok(transaction)
+    }
+}
+
 /// A running devnet. Stop it with [`Devnet::shutdown`].
 pub struct Devnet {
     /// The network name (unique per devnet): stream and subjects.
@@ -315,6 +403,25 @@ impl Devnet {
             bail!("GraphQL errors: {errors}");
         }
         Ok(body["data"].clone())
+    }
+
+    /// Submits `transaction` through the API's `submitTransaction`.
+    pub async fn submit(
+        &self,
+        transaction: &ledger::Transaction,
+    ) -> anyhow::Result<ledger::TransactionId> {
+        let data = self
+            .query(
+                "mutation($e: String!) { submitTransaction(encoded: $e) { id } }",
+                serde_json::json!({ "e": hex::encode(ledger::codec::encode(transaction)) }),
+            )
+            .await?;
+        let id = transaction.id();
+        anyhow::ensure!(
+            data["submitTransaction"]["id"] == id.to_string(),
+            "the API answered {data} for transaction {id}"
+        );
+        Ok(id)
     }
 
     /// The height the API (the explorer read model) has folded up to.

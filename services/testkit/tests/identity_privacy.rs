@@ -13,21 +13,16 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chain::stream::{self, BlockMessage, BlockMessageKind};
-use ledger::codec;
-use ledger::fulfillment::{InputKind, SingleSignatureFulfillment, signing_message};
 use ledger::payload::identity::{
     AttributeLabel, IdentityAction, IdentityName, IdentityOperation, OrganizationPath, Subject,
     sign_into,
 };
 use ledger::{
-    AttributeCommitment, BlockHeight, CoinInput, CoinOutput, CoinOutputId, Condition, Currency,
-    Fulfillment, IdentityId, OrganizationId, SecretKey, Timestamp, Transaction, TransactionId,
+    AttributeCommitment, IdentityId, OrganizationId, SecretKey, Transaction, TransactionId,
 };
-use serde_json::json;
 use sqlx::{Connection, PgConnection};
-use testkit::{Devnet, GENESIS_SEED};
+use testkit::{Devnet, GenesisPayer};
 
-const FEE: Currency = Currency(100_000_000);
 const SALT: [u8; 32] = [0x5a; 32];
 const SECRETS: [(&str, &str); 3] = [
     ("email", "alice.secret@example.com"),
@@ -35,40 +30,12 @@ const SECRETS: [(&str, &str); 3] = [
     ("address", "Rue de la Loi 16, 1000 Brussels"),
 ];
 
-/// Builds identity transactions paid by the genesis wallet, each
-/// spending the previous one's change (the pool takes chains of
-/// unconfirmed transactions).
-struct Payer {
-    key: SecretKey,
-    coin: (CoinOutputId, Currency),
-    chain_id: ledger::ChainId,
-    params: ledger::NetworkParams,
-}
+/// Identity transactions paid by the genesis wallet (`GenesisPayer`).
+struct Payer(GenesisPayer);
 
 impl Payer {
     fn new(devnet: &Devnet) -> Payer {
-        let key = SecretKey::from_seed(GENESIS_SEED);
-        let own = Condition::for_public_key(&key.public_key());
-        let coin = devnet
-            .config
-            .genesis
-            .transactions
-            .iter()
-            .find_map(|transaction| {
-                let ids = transaction.coin_output_ids(&transaction.id());
-                transaction
-                    .created_coin_outputs()
-                    .zip(ids)
-                    .find(|(output, _)| output.condition == own)
-                    .map(|(output, id)| (id, output.value))
-            })
-            .expect("the genesis wallet holds coins");
-        Payer {
-            key,
-            coin,
-            chain_id: devnet.config.params.chain_id,
-            params: devnet.config.params.clone(),
-        }
+        Payer(GenesisPayer::new(devnet).unwrap())
     }
 
     fn tx(
@@ -77,59 +44,23 @@ impl Payer {
         signer: &SecretKey,
         new_key: Option<&SecretKey>,
     ) -> Transaction {
-        let (parent, value) = self.coin;
-        let change = value.checked_sub(FEE).unwrap();
-        let mut transaction = Transaction {
-            coin_inputs: vec![CoinInput {
-                parent_id: parent,
-                fulfillment: Fulfillment::Nil,
-            }],
-            coin_outputs: vec![CoinOutput {
-                value: change,
-                condition: Condition::for_public_key(&self.key.public_key()),
-            }],
-            fee: FEE,
-            ..Transaction::new()
-        };
-        let id = sign_into(
-            &mut transaction,
-            IdentityOperation::unsigned(action, signer.public_key()),
-            &self.chain_id,
-            signer,
-            new_key,
-        );
-        let context = Transaction::input_context(
-            &id,
-            &self.params,
-            InputKind::Coin,
-            0,
-            BlockHeight(0),
-            Timestamp(0),
-        );
-        let public_key = self.key.public_key();
-        transaction.coin_inputs[0].fulfillment =
-            Fulfillment::SingleSignature(SingleSignatureFulfillment {
-                public_key,
-                signature: self.key.sign(&signing_message(&context, &public_key, None)),
-            });
-        self.coin = (CoinOutputId::for_transaction_output(&id, 0), change);
-        transaction
+        let chain_id = self.0.chain_id();
+        self.0
+            .pay(|transaction| {
+                sign_into(
+                    transaction,
+                    IdentityOperation::unsigned(action, signer.public_key()),
+                    &chain_id,
+                    signer,
+                    new_key,
+                )
+            })
+            .unwrap()
     }
 }
 
 async fn submit(devnet: &Devnet, transaction: &Transaction) -> TransactionId {
-    let data = devnet
-        .query(
-            "mutation($e: String!) { submitTransaction(encoded: $e) { id } }",
-            json!({ "e": hex::encode(codec::encode(transaction)) }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        data["submitTransaction"]["id"],
-        transaction.id().to_string()
-    );
-    transaction.id()
+    devnet.submit(transaction).await.unwrap()
 }
 
 /// Every message of the devnet's ledger stream, raw.
