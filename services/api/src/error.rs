@@ -54,6 +54,9 @@ pub enum ApiError {
     /// A login challenge this API did not issue, altered, or for another origin.
     #[error("bad login challenge: {0}")]
     BadChallenge(String),
+    /// A login challenge that was already answered (challenges are single-use).
+    #[error("this login challenge was already answered; ask for a new one (loginChallenge)")]
+    ChallengeUsed,
     /// A challenge or token past its expiry.
     #[error("the login {what} expired at {expires_at} (now {now}); log in again")]
     LoginExpired {
@@ -98,6 +101,7 @@ impl ApiError {
             ApiError::Unauthenticated => "UNAUTHENTICATED",
             ApiError::BadToken(_) => "BAD_TOKEN",
             ApiError::BadChallenge(_) => "BAD_CHALLENGE",
+            ApiError::ChallengeUsed => "CHALLENGE_USED",
             ApiError::LoginExpired { .. } => "LOGIN_EXPIRED",
             ApiError::BadSignature(_) => "BAD_SIGNATURE",
             ApiError::UnknownKey(_) => "UNKNOWN_KEY",

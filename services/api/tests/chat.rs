@@ -143,6 +143,7 @@ async fn chat_queries_serve_public_channels_and_guard_private_ones() {
         .await
         .unwrap();
     let login = Arc::new(api::login::LoginConfig::ephemeral());
+    let state_pool = pool.clone();
     let state = ApiState {
         pool,
         network: Network::new(network.clone(), config.clone()),
@@ -440,6 +441,49 @@ async fn chat_queries_serve_public_channels_and_guard_private_ones() {
         data["chatChannels"],
         json!([{ "id": direct_id, "unread": 0 }])
     );
+
+    // Login challenges are single-use: the signed answer logs in once; the
+    // same answer again is CHALLENGE_USED (recorded in PostgreSQL, so
+    // another replica or a restart refuses it too).
+    let issued = run(
+        &schema,
+        "mutation($k: String!) { loginChallenge(publicKey: $k) { challenge } }",
+        json!({ "k": hex::encode(key(10).public_key().0) }),
+        None,
+    )
+    .await
+    .unwrap();
+    let text = issued["loginChallenge"]["challenge"].as_str().unwrap();
+    let (challenge, _) = ledger::crypto::LoginChallenge::from_text(text).unwrap();
+    let answer = json!({
+        "c": text,
+        "k": hex::encode(key(10).public_key().0),
+        "s": hex::encode(challenge.sign(&config.params.chain_id, &key(10)).0),
+    });
+    let login_mutation = "mutation($c: String!, $k: String!, $s: String!) { login(challenge: $c, publicKey: $k, signature: $s) { token identity } }";
+    let first = run(&schema, login_mutation, answer.clone(), None)
+        .await
+        .unwrap();
+    let viewer = run(
+        &schema,
+        "{ viewer { identityId } }",
+        json!({}),
+        first["login"]["token"].as_str(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(viewer["viewer"]["identityId"], hex::encode(alice.0.0));
+    assert_eq!(
+        run(&schema, login_mutation, answer, None).await,
+        Err("CHALLENGE_USED".to_owned())
+    );
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM api_login.used_challenge WHERE nonce = $1")
+            .bind(challenge.nonce.as_slice())
+            .fetch_one(&state_pool)
+            .await
+            .unwrap();
+    assert_eq!(recorded, 1);
 
     shutdown.cancel();
     identities.await.unwrap().unwrap();

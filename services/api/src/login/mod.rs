@@ -10,8 +10,9 @@
 //!    origin, every field, its key) and calls `login(challenge, publicKey,
 //!    signature)`. The API checks its MAC, the origin, the expiry, the
 //!    signature, and that the key is an active key of an identity in the
-//!    identity read model; it answers a [`token`] (MAC'd claims: identity,
-//!    key, expiry).
+//!    identity read model, records the challenge as used ([`used`]: a
+//!    second answer is refused); it answers a [`token`] (MAC'd claims:
+//!    identity, key, expiry).
 //! 3. Every use of a token ([`viewer::Viewer::require`]) checks the MAC and
 //!    the expiry and looks the key up again in the read model at its
 //!    current height, so a key rotated away or revoked on chain stops
@@ -23,6 +24,7 @@
 
 pub mod keys;
 pub mod token;
+pub mod used;
 pub mod viewer;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -233,6 +235,8 @@ async fn log_in(
         })?;
     let holder = key_holder(state, &signer).await?;
     let identity = holder.active_for(&signer, challenge.identity.as_deref())?;
+    // Single use: a second answer (replayed, or raced) is CHALLENGE_USED.
+    used::consume(&state.pool, &challenge.nonce, challenge.expires_at, now()).await?;
     let issued_at = now();
     let claims = TokenClaims {
         chain_id: chain_id.0.0,
@@ -271,8 +275,9 @@ impl LoginMutation {
             .gql()
     }
 
-    /// Exchanges a signed challenge for a bearer token. Errors:
-    /// BAD_CHALLENGE (not issued by this API, another origin), LOGIN_EXPIRED,
+    /// Exchanges a signed challenge for a bearer token; a challenge is
+    /// answered once. Errors: BAD_CHALLENGE (not issued by this API,
+    /// another origin), CHALLENGE_USED (answered before), LOGIN_EXPIRED,
     /// BAD_SIGNATURE, UNKNOWN_KEY, KEY_REVOKED.
     async fn login(
         &self,
