@@ -150,6 +150,13 @@ pub enum Command {
     /// delivery, news (docs/chat.md).
     #[command(subcommand)]
     Chat(ChatCommand),
+    /// Blueprints: plan, apply or destroy a virtual datacenter described in
+    /// YAML (docs/compute.md), owned by this wallet's identity.
+    #[command(subcommand)]
+    Blueprint(BlueprintCommand),
+    /// Compute nodes: register one owned by this wallet's identity.
+    #[command(subcommand)]
+    Compute(ComputeCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -223,6 +230,53 @@ pub enum NewsCommand {
     List {
         #[arg(long)]
         channel: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlueprintCommand {
+    /// Show what `apply` would change on chain (nothing is submitted).
+    Plan { file: PathBuf },
+    /// Create or update the deployment so the chain matches FILE; "no change"
+    /// when it already does.
+    Apply {
+        file: PathBuf,
+        /// Coins escrowed as the prepaid balance when the deployment is created.
+        #[arg(long, default_value = "10")]
+        deposit: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Cancel the deployment FILE names (its workloads stop, capacity is freed).
+    Destroy {
+        file: PathBuf,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComputeCommand {
+    /// Register the node holding NODE_KEY_FILE (32-byte seed, hex; the node
+    /// agent's key) as a compute node owned by this wallet's identity.
+    RegisterNode {
+        #[arg(long)]
+        node_key_file: PathBuf,
+        #[arg(long)]
+        farm: String,
+        /// ISO 3166-1 alpha-2 country code.
+        #[arg(long)]
+        country: String,
+        #[arg(long)]
+        city: String,
+        #[arg(long)]
+        cores: u32,
+        #[arg(long)]
+        memory_mib: u64,
+        #[arg(long)]
+        disk_gib: u64,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
 }
 

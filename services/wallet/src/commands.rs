@@ -80,6 +80,8 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
         Command::Notary(NotaryCommand::Verify { file }) => context.notary_verify(&file).await,
         Command::Identity(command) => context.identity(command).await,
         Command::Chat(command) => context.chat(command).await,
+        Command::Blueprint(command) => context.blueprint(command).await,
+        Command::Compute(command) => context.compute(command).await,
         Command::Completions { shell } => {
             let mut buffer = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wallet", &mut buffer);

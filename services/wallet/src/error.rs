@@ -109,6 +109,13 @@ pub enum WalletError {
         channel: String,
         role: String,
     },
+    #[error("blueprint {path}: {source}; nothing was submitted")]
+    Blueprint {
+        path: PathBuf,
+        source: chain::domains::compute::blueprint::BlueprintError,
+    },
+    #[error("blueprint plan: {0}; nothing was submitted")]
+    Plan(#[from] chain::domains::compute::blueprint::PlanError),
 }
 
 impl WalletError {
@@ -138,6 +145,8 @@ impl WalletError {
             WalletError::NotRecorded { .. } => "NOT_RECORDED",
             WalletError::NotAuthority { .. } => "NOT_AUTHORITY",
             WalletError::NotAWriter { .. } => "NOT_A_WRITER",
+            WalletError::Blueprint { .. } => "BAD_BLUEPRINT",
+            WalletError::Plan(_) => "BAD_PLAN",
         }
     }
 }

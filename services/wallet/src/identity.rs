@@ -143,7 +143,7 @@ fn usage(error: impl std::fmt::Display) -> WalletError {
 
 /// Makes sure the keystore lists identity keys up to `index` (so that
 /// unlocking re-derives and checks them) and saves it when it grew.
-fn ensure_identity_keys(
+pub(crate) fn ensure_identity_keys(
     keystore: &mut Keystore,
     unlocked: &Unlocked,
     index: u64,

@@ -17,6 +17,7 @@
 
 mod auth;
 mod authority;
+mod blueprint;
 mod build;
 mod chat;
 mod cli;
