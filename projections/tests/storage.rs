@@ -19,56 +19,40 @@ use std::sync::Arc;
 use chain::domains::storage::StorageState;
 use chain::domains::storage::placement::{PlacementRequest, place, rebalance};
 use common::identity::IdentityNet;
-use common::{FEE, coins, key, sign_coin_inputs};
+use common::key;
 use harness::Harness;
 use ledger::crypto::SecretKey;
 use ledger::payload::storage::{
-    DomainLevel, ErasurePolicy, NodeState, ObjectId, StorageAction, StorageNodeId,
-    StorageOperation, Tolerance, sign_into,
+    DomainLevel, ErasurePolicy, NodeState, ObjectId, StorageAction, StorageNodeId, Tolerance,
 };
-use ledger::{CoinInput, CoinOutput, Condition, Fulfillment, Hash32, Transaction, TransactionId};
+use ledger::{Hash32, TransactionId};
 use projections::storage::Storage;
 use sqlx::Row;
 
-const PAYER: u8 = 4;
-
-/// Mines one storage transaction signed by `signer`, paid by the payer.
 fn run(ids: &mut IdentityNet, action: StorageAction, signer: &SecretKey) -> TransactionId {
-    let payer = key(PAYER);
-    let (parent_id, output) = ids
-        .net
-        .coins_of(&payer)
-        .into_iter()
-        .filter(|(_, output)| output.value == coins(1_000))
-        .max_by_key(|(id, _)| *id)
-        .unwrap();
-    let mut transaction = Transaction {
-        coin_inputs: vec![CoinInput {
-            parent_id,
-            fulfillment: Fulfillment::Nil,
-        }],
-        coin_outputs: vec![CoinOutput {
-            value: output.value.checked_sub(FEE).unwrap(),
-            condition: Condition::for_public_key(&payer.public_key()),
-        }],
-        fee: FEE,
-        ..Transaction::new()
-    };
-    let id = sign_into(
-        &mut transaction,
-        StorageOperation::unsigned(action, signer.public_key()),
-        &ids.net.params().chain_id,
-        signer,
-    );
-    sign_coin_inputs(&mut transaction, &ids.net.params(), &payer);
-    ids.mine(vec![transaction]);
-    id
+    ids.run_storage(action, signer)
 }
 
 async fn flush(h: &mut Harness, ids: &mut IdentityNet) {
     for update in std::mem::take(&mut ids.updates) {
         h.publish_update(&ids.net.chain, &update).await;
     }
+}
+
+/// Shards whose desired node differs from their holder: (index, desired).
+async fn moves_wanted(h: &Harness, object: &ObjectId) -> Vec<(i32, Option<Vec<u8>>)> {
+    let mut connection = h.connection("storage").await;
+    sqlx::query(
+        "SELECT shard_index, desired_node FROM storage_shard
+         WHERE object = $1 AND desired_node IS DISTINCT FROM node ORDER BY shard_index",
+    )
+    .bind(object.0.0.to_vec())
+    .fetch_all(&mut connection)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (row.get("shard_index"), row.get("desired_node")))
+    .collect()
 }
 
 async fn health(h: &Harness, object: &ObjectId) -> (String, i32) {
@@ -175,6 +159,8 @@ async fn storage_model_follows_nodes_objects_and_health_and_equals_its_rebuild()
     let expected: Vec<Vec<u8>> = placement.shards.iter().map(|id| id.0.0.to_vec()).collect();
     assert_eq!(shards, expected);
     assert_eq!(health(&h, &object).await, ("optimal".to_string(), 6));
+    // The desired placement is where the shards are.
+    assert_eq!(moves_wanted(&h, &object).await, vec![]);
 
     // The holder of shard 0 is leaving: degraded.
     let leaving = placement.shards[0];
@@ -194,10 +180,25 @@ async fn storage_model_follows_nodes_objects_and_health_and_equals_its_rebuild()
     flush(&mut h, &mut ids).await;
     h.wait_for("storage", h.last_seq().await, &mut live).await;
     assert_eq!(health(&h, &object).await, ("degraded".to_string(), 5));
+    let reported: Option<i64> =
+        sqlx::query("SELECT reported_height FROM storage_node WHERE id = $1")
+            .bind(leaving.0.0.to_vec())
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+            .get("reported_height");
+    assert_eq!(reported, Some(ids.net.chain.height().0 as i64));
 
     // The repair is recorded: optimal again; then the node retires.
     let current: Vec<Option<StorageNodeId>> = placement.shards.iter().copied().map(Some).collect();
     let repaired = rebalance(&request, &state(&ids).placement_nodes(), &current).unwrap();
+    // The read model's desired placement moves exactly shard 0, where the
+    // chain's placement function puts it.
+    assert_ne!(repaired.shards[0], leaving);
+    assert_eq!(
+        moves_wanted(&h, &object).await,
+        vec![(0, Some(repaired.shards[0].0.0.to_vec()))]
+    );
     run(
         &mut ids,
         StorageAction::RecordRepair {
@@ -214,6 +215,7 @@ async fn storage_model_follows_nodes_objects_and_health_and_equals_its_rebuild()
     flush(&mut h, &mut ids).await;
     h.wait_for("storage", h.last_seq().await, &mut live).await;
     assert_eq!(health(&h, &object).await, ("optimal".to_string(), 6));
+    assert_eq!(moves_wanted(&h, &object).await, vec![]);
     let row = sqlx::query("SELECT repairs FROM storage_object WHERE id = $1")
         .bind(object.0.0.to_vec())
         .fetch_one(&mut connection)

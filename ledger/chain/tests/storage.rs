@@ -11,7 +11,9 @@
 mod common;
 
 use chain::domains::identity::IdentityState;
-use chain::domains::storage::placement::{PlacementRequest, place, rebalance};
+use chain::domains::storage::placement::{
+    PlacementRequest, nominal_shard_bytes, place, rebalance, repair_targets,
+};
 use chain::domains::storage::{StorageEvent, StorageRuleError, StorageState};
 use chain::state::{DomainContext, DomainState};
 use common::{FEE, Net, coins, key, sign_coin_inputs, test_config};
@@ -125,6 +127,30 @@ impl Storage {
         id
     }
 
+    /// Registers nine nodes of `owner` (seed 11), three per datacenter
+    /// `eu/dc0..2`, node keys seeds 100..108, in one block.
+    fn nine_nodes(&mut self, owner: IdentityId) -> Vec<StorageNodeId> {
+        let mut registrations = Vec::new();
+        let mut ids = Vec::new();
+        for index in 0..9u8 {
+            let (transaction, id) = self.transaction(
+                usize::from(index),
+                StorageAction::RegisterNode {
+                    owner,
+                    node_key: key(100 + index).public_key(),
+                    endpoint: format!("http://127.0.0.1:{}", 9400 + u16::from(index)),
+                    domain: format!("eu/dc{}/farm{index}", index / 3).parse().unwrap(),
+                    capacity_bytes: 1 << 30,
+                },
+                &key(ALICE),
+            );
+            registrations.push(transaction);
+            ids.push(StorageNodeId::for_registration(&id));
+        }
+        self.net.mine(registrations);
+        ids
+    }
+
     fn state(&self) -> &StorageState {
         self.net.chain.state().domain::<StorageState>().unwrap()
     }
@@ -175,24 +201,7 @@ fn nodes_objects_reports_repairs_and_refusals_on_a_real_chain() {
     let alice = key(ALICE);
 
     // Nine nodes, three per datacenter, each with its own node key.
-    let mut registrations = Vec::new();
-    let mut ids = Vec::new();
-    for index in 0..9u8 {
-        let (transaction, id) = storage.transaction(
-            usize::from(index),
-            StorageAction::RegisterNode {
-                owner: alice_id,
-                node_key: key(100 + index).public_key(),
-                endpoint: format!("http://127.0.0.1:{}", 9400 + u16::from(index)),
-                domain: format!("eu/dc{}/farm{index}", index / 3).parse().unwrap(),
-                capacity_bytes: 1 << 30,
-            },
-            &alice,
-        );
-        registrations.push(transaction);
-        ids.push(StorageNodeId::for_registration(&id));
-    }
-    storage.net.mine(registrations);
+    let ids = storage.nine_nodes(alice_id);
     let nodes = storage.state().placement_nodes();
     assert_eq!(nodes.len(), 9);
     for id in &ids {
@@ -343,4 +352,121 @@ fn nodes_objects_reports_repairs_and_refusals_on_a_real_chain() {
     storage.run(StorageAction::RetireNode { node: leaving }, &alice);
     assert!(storage.state().node(&leaving).is_none());
     assert_eq!(storage.state().placement_nodes().len(), 8);
+}
+
+#[test]
+fn a_repairer_the_owner_authorized_may_only_move_shards_where_placement_puts_them() {
+    let (mut storage, alice_id) = Storage::new();
+    let alice = key(ALICE);
+    let repairer = key(STRANGER);
+    storage.nine_nodes(alice_id);
+    let nodes = storage.state().placement_nodes();
+    let salt = [5; 16];
+    let object = ObjectId::derive(&alice.public_key(), &salt);
+    let size = 4 << 20;
+    let request = PlacementRequest {
+        object,
+        policy: policy(),
+        shard_bytes: nominal_shard_bytes(size, 4),
+    };
+    let placement = place(&request, &nodes).unwrap();
+    storage.run(
+        StorageAction::RegisterObject {
+            owner: alice_id,
+            salt,
+            size,
+            policy: policy(),
+            chunk_bytes: 1 << 20,
+            content_hash: Hash32([1; 32]),
+            key_fingerprint: Hash32([2; 32]),
+            shard_checksums: vec![Hash32([3; 32]); 6],
+            shard_nodes: placement.shards.clone(),
+        },
+        &alice,
+    );
+    // Shard 2's holder stopped answering (no chain report says so): the
+    // repair goes where placement puts shard 2 without that node.
+    let lost = std::collections::BTreeSet::from([2usize]);
+    let target = repair_targets(
+        &request,
+        &storage.state().placement_nodes(),
+        &placement.shards,
+        &lost,
+    )
+    .unwrap();
+    assert_eq!(placement.moved_shards(&target), 1);
+    assert_ne!(target.shards[2], placement.shards[2]);
+    let good = StorageAction::RecordRepair {
+        object,
+        moves: vec![(2, target.shards[2])],
+    };
+    let elsewhere = nodes
+        .iter()
+        .map(|node| node.id)
+        .find(|id| !target.shards.contains(id) && *id != placement.shards[2])
+        .unwrap();
+    let steered = StorageAction::RecordRepair {
+        object,
+        moves: vec![(2, elsewhere)],
+    };
+
+    // Not authorized yet; only the owner may authorize.
+    assert!(matches!(
+        storage.check(good.clone(), &repairer),
+        Err(StorageRuleError::NotOwnerOrRepairer { .. })
+    ));
+    let authorize = StorageAction::AuthorizeRepairer {
+        owner: alice_id,
+        repairer: repairer.public_key(),
+    };
+    assert!(matches!(
+        storage.check(authorize.clone(), &repairer),
+        Err(StorageRuleError::NotActiveKey { .. })
+    ));
+    let change = storage.check(authorize.clone(), &alice).unwrap();
+    assert_eq!(change.events[0].0, "repairer_authorized");
+    let mut scratch = storage.state().clone();
+    scratch.apply(&change.change).unwrap();
+    scratch.revert(&change.change).unwrap();
+    assert_eq!(&scratch, storage.state());
+    storage.run(authorize.clone(), &alice);
+    assert!(
+        storage
+            .state()
+            .is_repairer(&alice_id, &repairer.public_key())
+    );
+    assert!(matches!(
+        storage.check(authorize, &alice),
+        Err(StorageRuleError::RepairerExists { .. })
+    ));
+
+    // The repairer cannot choose where a shard goes.
+    assert!(matches!(
+        storage.check(steered, &repairer),
+        Err(StorageRuleError::UnplacedMove { shard: 2, .. })
+    ));
+    storage.run(good, &repairer);
+    assert_eq!(
+        storage.state().object(&object).unwrap().shard_nodes,
+        target.shards
+    );
+
+    // Revoked: refused again.
+    let revoke = StorageAction::RevokeRepairer {
+        owner: alice_id,
+        repairer: repairer.public_key(),
+    };
+    storage.run(revoke.clone(), &alice);
+    assert!(matches!(
+        storage.check(revoke, &alice),
+        Err(StorageRuleError::UnknownRepairer { .. })
+    ));
+    let again = StorageAction::RecordRepair {
+        object,
+        moves: vec![(3, target.shards[3])],
+    };
+    assert!(matches!(
+        storage.check(again, &repairer),
+        Err(StorageRuleError::NotOwnerOrRepairer { .. })
+    ));
 }

@@ -9,8 +9,10 @@
 //! A transaction carries at most one [`StorageOperation`]: a
 //! [`StorageAction`], the public key that signs for it and the signature.
 //! Owner actions (register or retire a node, register or delete an object,
-//! record a repair) are signed by an active key of the owning identity;
-//! node state reports by the node's own key. The fee is paid by ordinary
+//! record a repair, authorize or revoke a repairer) are signed by an active
+//! key of the owning identity; node state reports by the node's own key; a
+//! repair may also be signed by a repairer key the owner authorized, which
+//! may then only move shards to where placement puts them. The fee is paid by ordinary
 //! coin inputs, at least one of which is required, so the transaction ID is
 //! unique and the signature (which commits to it) cannot be replayed.
 //!
@@ -440,10 +442,24 @@ pub enum StorageAction {
     DeleteObject {
         object: ObjectId,
     },
-    /// Shards moved by a repair: `(shard index, new node)`.
+    /// Shards moved by a repair: `(shard index, new node)`. Signed by an
+    /// active key of the owner (any layout that keeps the promise), or by
+    /// a repairer key the owner authorized (each moved shard must go where
+    /// `placement::repair_targets` puts it).
     RecordRepair {
         object: ObjectId,
         moves: Vec<(u8, StorageNodeId)>,
+    },
+    /// The owner lets `repairer` (a repair service's key) record repairs
+    /// of all its objects.
+    AuthorizeRepairer {
+        owner: IdentityId,
+        repairer: PublicKey,
+    },
+    /// The owner withdraws that authorization.
+    RevokeRepairer {
+        owner: IdentityId,
+        repairer: PublicKey,
     },
 }
 
@@ -456,6 +472,8 @@ impl StorageAction {
             StorageAction::RegisterObject { .. } => "register-object",
             StorageAction::DeleteObject { .. } => "delete-object",
             StorageAction::RecordRepair { .. } => "record-repair",
+            StorageAction::AuthorizeRepairer { .. } => "authorize-repairer",
+            StorageAction::RevokeRepairer { .. } => "revoke-repairer",
         }
     }
 
@@ -622,7 +640,9 @@ impl StorageOperation {
             }
             StorageAction::ReportNode { .. }
             | StorageAction::RetireNode { .. }
-            | StorageAction::DeleteObject { .. } => {}
+            | StorageAction::DeleteObject { .. }
+            | StorageAction::AuthorizeRepairer { .. }
+            | StorageAction::RevokeRepairer { .. } => {}
         }
         Ok(())
     }

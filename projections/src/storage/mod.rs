@@ -2,17 +2,28 @@
 //! (`chain::domains::storage::StorageEvent`) folded into the PostgreSQL
 //! schema `storage`: nodes by failure domain with capacity and reported
 //! state, objects with their policy, the actual node of every shard, and
-//! the view `storage_object_health` (optimal, degraded, at risk, lost).
+//! the view `storage_object_health` (optimal, degraded, at risk, lost),
+//! and the desired placement of every live object (where
+//! `chain::domains::storage::placement::rebalance` puts each shard given
+//! the nodes now), recomputed after every block with storage events.
 //!
 //! Tables in `migrations/storage/`, documented in `docs/storage.md`. Like
 //! every model it writes forward only; reverts are the runtime's generic
 //! undo.
 
+use std::collections::BTreeSet;
+
+use chain::domains::storage::placement::{
+    PlacementNode, PlacementRequest, nominal_shard_bytes, rebalance,
+};
 use chain::domains::storage::{DOMAIN, StorageEvent};
 use chain::events::{Direction, EventBody};
 use chain::stream::BlockMessage;
 use futures::future::BoxFuture;
-use ledger::BlockHeight;
+use ledger::payload::storage::{
+    DomainLevel, ErasurePolicy, FailureDomain, NodeState, ObjectId, StorageNodeId, Tolerance,
+};
+use ledger::{BlockHeight, Hash32};
 use sqlx::PgConnection;
 use sqlx::migrate::Migrator;
 
@@ -64,6 +75,8 @@ impl Storage {
         message: &BlockMessage,
     ) -> Result<(), StorageModelError> {
         let height = message.height;
+        let at = big(message.block.header.timestamp.0);
+        let mut touched = Touched::default();
         for event in &message.events {
             let EventBody::Domain { domain, data, .. } = &event.body else {
                 continue;
@@ -81,15 +94,219 @@ impl Storage {
                     index,
                     reason: error.to_string(),
                 })?;
-            fold(connection, big(height.0), &decoded).await?;
+            touched.note(&decoded);
+            fold(connection, big(height.0), at, &decoded).await?;
+        }
+        if touched.nodes || !touched.objects.is_empty() {
+            let only = (!touched.nodes).then_some(touched.objects);
+            update_desired_placement(connection, only)
+                .await
+                .map_err(|reason| match reason {
+                    DesiredError::Database(error) => StorageModelError::Database(error),
+                    DesiredError::Corrupt(reason) => StorageModelError::Undecodable {
+                        height,
+                        index: 0,
+                        reason,
+                    },
+                })?;
         }
         Ok(())
     }
 }
 
+/// What a block's storage events changed, for the desired placement.
+#[derive(Default)]
+struct Touched {
+    /// A node was registered, reported or retired: every object may move.
+    nodes: bool,
+    objects: BTreeSet<Vec<u8>>,
+}
+
+impl Touched {
+    fn note(&mut self, event: &StorageEvent) {
+        match event {
+            StorageEvent::NodeRegistered { .. }
+            | StorageEvent::NodeReported { .. }
+            | StorageEvent::NodeRetired { .. } => self.nodes = true,
+            StorageEvent::ObjectRegistered { object, .. }
+            | StorageEvent::ObjectRepaired { object, .. } => {
+                self.objects.insert(object.0.0.to_vec());
+            }
+            StorageEvent::ObjectDeleted { .. }
+            | StorageEvent::RepairerAuthorized { .. }
+            | StorageEvent::RepairerRevoked { .. } => {}
+        }
+    }
+}
+
+enum DesiredError {
+    Database(sqlx::Error),
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for DesiredError {
+    fn from(error: sqlx::Error) -> DesiredError {
+        DesiredError::Database(error)
+    }
+}
+
+/// A stored node state (`retired` nodes are not placement nodes).
+pub fn node_state(name: &str) -> Option<NodeState> {
+    Some(match name {
+        "healthy" => NodeState::Healthy,
+        "degraded" => NodeState::Degraded,
+        "full" => NodeState::Full,
+        "leaving" => NodeState::Leaving,
+        _ => return None,
+    })
+}
+
+/// A stored tolerance level.
+pub fn domain_level(name: &str) -> Option<DomainLevel> {
+    Some(match name {
+        "region" => DomainLevel::Region,
+        "datacenter" => DomainLevel::Datacenter,
+        "farm" => DomainLevel::Farm,
+        _ => return None,
+    })
+}
+
+fn id32(bytes: &[u8]) -> Result<Hash32, DesiredError> {
+    let array: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| DesiredError::Corrupt(format!("ID {} is not 32 bytes", hex::encode(bytes))))?;
+    Ok(Hash32(array))
+}
+
+#[derive(sqlx::FromRow)]
+struct NodeRow {
+    id: Vec<u8>,
+    region: String,
+    datacenter: String,
+    farm: String,
+    free_bytes: i64,
+    state: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ObjectRow {
+    id: Vec<u8>,
+    size: i64,
+    data_shards: i32,
+    parity_shards: i32,
+    tolerance_level: String,
+    tolerance_domains: i32,
+    tolerance_nodes: i32,
+    placement_error: Option<String>,
+    nodes: Vec<Vec<u8>>,
+    desired: Vec<Option<Vec<u8>>>,
+}
+
+/// Recomputes the desired placement of `only` these objects (all live
+/// ones when `None`), writing only what changed.
+async fn update_desired_placement(
+    connection: &mut PgConnection,
+    only: Option<BTreeSet<Vec<u8>>>,
+) -> Result<(), DesiredError> {
+    let nodes: Vec<NodeRow> = sqlx::query_as(
+        "SELECT id, region, datacenter, farm, free_bytes, state FROM storage_node
+         WHERE state <> 'retired' ORDER BY id",
+    )
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut placement_nodes = Vec::with_capacity(nodes.len());
+    for row in nodes {
+        let state = node_state(&row.state)
+            .ok_or_else(|| DesiredError::Corrupt(format!("node state {:?}", row.state)))?;
+        placement_nodes.push(PlacementNode {
+            id: StorageNodeId(id32(&row.id)?),
+            domain: FailureDomain {
+                region: row.region,
+                datacenter: row.datacenter,
+                farm: row.farm,
+            },
+            free_bytes: u64::try_from(row.free_bytes).unwrap_or(0),
+            state,
+        });
+    }
+    let only: Option<Vec<Vec<u8>>> = only.map(|set| set.into_iter().collect());
+    let objects: Vec<ObjectRow> = sqlx::query_as(
+        "SELECT o.id, o.size, o.data_shards, o.parity_shards, o.tolerance_level,
+                o.tolerance_domains, o.tolerance_nodes, o.placement_error,
+                array_agg(s.node ORDER BY s.shard_index) AS nodes,
+                array_agg(s.desired_node ORDER BY s.shard_index) AS desired
+           FROM storage_object o JOIN storage_shard s ON s.object = o.id
+          WHERE o.deleted_height IS NULL AND ($1::bytea[] IS NULL OR o.id = ANY($1))
+          GROUP BY o.id ORDER BY o.id",
+    )
+    .bind(only)
+    .fetch_all(&mut *connection)
+    .await?;
+    for object in objects {
+        let corrupt = || DesiredError::Corrupt(format!("object {}", hex::encode(&object.id)));
+        let level = domain_level(&object.tolerance_level).ok_or_else(corrupt)?;
+        let small = |value: i32| u8::try_from(value).map_err(|_| corrupt());
+        let policy = ErasurePolicy {
+            data_shards: small(object.data_shards)?,
+            parity_shards: small(object.parity_shards)?,
+            tolerance: Tolerance {
+                level,
+                domains: small(object.tolerance_domains)?,
+                nodes: small(object.tolerance_nodes)?,
+            },
+        };
+        let request = PlacementRequest {
+            object: ObjectId(id32(&object.id)?),
+            policy,
+            shard_bytes: nominal_shard_bytes(
+                u64::try_from(object.size).unwrap_or(0),
+                policy.data_shards,
+            ),
+        };
+        let current = object
+            .nodes
+            .iter()
+            .map(|node| id32(node).map(|id| Some(StorageNodeId(id))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (desired, error): (Vec<Option<Vec<u8>>>, Option<String>) =
+            match rebalance(&request, &placement_nodes, &current) {
+                Ok(placement) => (
+                    placement
+                        .shards
+                        .iter()
+                        .map(|node| Some(node.0.0.to_vec()))
+                        .collect(),
+                    None,
+                ),
+                Err(error) => (vec![None; current.len()], Some(error.to_string())),
+            };
+        for (index, (new, old)) in desired.iter().zip(&object.desired).enumerate() {
+            if new != old {
+                sqlx::query(
+                    "UPDATE storage_shard SET desired_node = $3 WHERE object = $1 AND shard_index = $2",
+                )
+                .bind(&object.id)
+                .bind(index as i32)
+                .bind(new)
+                .execute(&mut *connection)
+                .await?;
+            }
+        }
+        if error != object.placement_error {
+            sqlx::query("UPDATE storage_object SET placement_error = $2 WHERE id = $1")
+                .bind(&object.id)
+                .bind(&error)
+                .execute(&mut *connection)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn fold(
     connection: &mut PgConnection,
     height: i64,
+    at: i64,
     event: &StorageEvent,
 ) -> Result<(), sqlx::Error> {
     match event {
@@ -119,13 +336,15 @@ async fn fold(
             free_bytes,
         } => {
             sqlx::query(
-                "UPDATE storage_node SET state = $2, free_bytes = $3, updated_height = $4
+                "UPDATE storage_node SET state = $2, free_bytes = $3, updated_height = $4,
+                     reported_height = $4, reported_at = $5
                  WHERE id = $1",
             )
             .bind(node.0.0.to_vec())
             .bind(state.name())
             .bind(big(*free_bytes))
             .bind(height)
+            .bind(at)
             .execute(&mut *connection)
             .await?;
         }
@@ -202,6 +421,23 @@ async fn fold(
             }
             sqlx::query("UPDATE storage_object SET repairs = repairs + 1 WHERE id = $1")
                 .bind(object.0.0.to_vec())
+                .execute(&mut *connection)
+                .await?;
+        }
+        StorageEvent::RepairerAuthorized { owner, repairer } => {
+            sqlx::query(
+                "INSERT INTO storage_repairer (owner, repairer, authorized_height) VALUES ($1, $2, $3)",
+            )
+            .bind(owner.0.0.to_vec())
+            .bind(repairer.0.to_vec())
+            .bind(height)
+            .execute(&mut *connection)
+            .await?;
+        }
+        StorageEvent::RepairerRevoked { owner, repairer } => {
+            sqlx::query("DELETE FROM storage_repairer WHERE owner = $1 AND repairer = $2")
+                .bind(owner.0.0.to_vec())
+                .bind(repairer.0.to_vec())
                 .execute(&mut *connection)
                 .await?;
         }

@@ -8,6 +8,9 @@
 //!   [`submit`]) and `decodeTransaction` (see [`decode`]).
 //! * [`identity`]: identities, organizations, membership proofs, trust
 //!   paths over the identity read model.
+//! * [`storage`]: storage nodes by failure domain, objects and their
+//!   health (shard locations for the owner only), what-if-datacenter-lost,
+//!   overhead against 3× replication.
 //! * [`login`]: `loginChallenge`, `login` and the [`login::Viewer`] guard
 //!   that private data (chat, storage) checks bearer tokens with.
 //! * [`subscription`]: new blocks, address activity and pending
@@ -32,6 +35,7 @@ pub mod mutation;
 pub mod paging;
 pub mod schema;
 pub mod server;
+pub mod storage;
 pub mod submit;
 pub mod subscription;
 

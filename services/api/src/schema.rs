@@ -12,6 +12,7 @@ use crate::explorer::ExplorerQuery;
 use crate::identity::IdentityQuery;
 use crate::login::{LoginMutation, LoginQuery};
 use crate::mutation::TransactionMutation;
+use crate::storage::StorageQuery;
 use crate::subscription::Subscription;
 
 /// The query root.
@@ -22,6 +23,7 @@ pub struct Query(
     ChatQuery,
     IdentityQuery,
     ComputeQuery,
+    StorageQuery,
 );
 
 /// The mutation root.

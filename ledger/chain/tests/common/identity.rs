@@ -10,6 +10,7 @@ use ledger::crypto::SecretKey;
 use ledger::payload::identity::{
     AttributeLabel, IdentityAction, IdentityName, IdentityOperation, OrganizationPath, sign_into,
 };
+use ledger::payload::storage::{self, StorageAction, StorageOperation};
 use ledger::{
     AttributeCommitment, CoinInput, CoinOutput, CoinOutputId, Condition, Fulfillment, IdentityId,
     OrganizationId, Transaction, TransactionId,
@@ -77,14 +78,9 @@ impl IdentityNet {
         }
     }
 
-    /// A transaction carrying `action`, signed by `signer` (and `new_key`),
-    /// paid from an unused coin output of the fee payer.
-    pub fn tx(
-        &mut self,
-        action: IdentityAction,
-        signer: &SecretKey,
-        new_key: Option<&SecretKey>,
-    ) -> Transaction {
+    /// An unsigned transaction paid from an unused coin output of the fee
+    /// payer (a payload goes in, then [`IdentityNet::pay`] signs the coins).
+    pub fn paying(&mut self) -> Transaction {
         let payer = key(FEE_PAYER);
         let (id, output) = self
             .net
@@ -94,7 +90,7 @@ impl IdentityNet {
             .min_by_key(|(id, _)| *id)
             .expect("fee payer has an unused coin output");
         self.used.insert(id);
-        let mut transaction = Transaction {
+        Transaction {
             coin_inputs: vec![CoinInput {
                 parent_id: id,
                 fulfillment: Fulfillment::Nil,
@@ -108,7 +104,23 @@ impl IdentityNet {
             }],
             fee: FEE,
             ..Transaction::new()
-        };
+        }
+    }
+
+    /// Signs the fee payer's coin inputs of `transaction`.
+    pub fn pay(&self, transaction: &mut Transaction) {
+        sign_coin_inputs(transaction, &self.net.params(), &key(FEE_PAYER));
+    }
+
+    /// A transaction carrying `action`, signed by `signer` (and `new_key`),
+    /// paid from an unused coin output of the fee payer.
+    pub fn tx(
+        &mut self,
+        action: IdentityAction,
+        signer: &SecretKey,
+        new_key: Option<&SecretKey>,
+    ) -> Transaction {
+        let mut transaction = self.paying();
         let operation = IdentityOperation::unsigned(action, signer.public_key());
         sign_into(
             &mut transaction,
@@ -117,8 +129,30 @@ impl IdentityNet {
             signer,
             new_key,
         );
-        sign_coin_inputs(&mut transaction, &self.net.params(), &payer);
+        self.pay(&mut transaction);
         transaction
+    }
+
+    /// A storage transaction carrying `action` signed by `signer`, paid by
+    /// the fee payer.
+    pub fn storage_tx(&mut self, action: StorageAction, signer: &SecretKey) -> Transaction {
+        let mut transaction = self.paying();
+        storage::sign_into(
+            &mut transaction,
+            StorageOperation::unsigned(action, signer.public_key()),
+            &self.net.params().chain_id,
+            signer,
+        );
+        self.pay(&mut transaction);
+        transaction
+    }
+
+    /// Mines one storage transaction and returns its ID.
+    pub fn run_storage(&mut self, action: StorageAction, signer: &SecretKey) -> TransactionId {
+        let transaction = self.storage_tx(action, signer);
+        let id = transaction.id();
+        self.mine(vec![transaction]);
+        id
     }
 
     /// Mines `transactions` in one block; panics if refused.

@@ -128,6 +128,15 @@ pub fn rendezvous_score(object: &ObjectId, node: &StorageNodeId) -> u64 {
     u64::from_be_bytes(first)
 }
 
+/// The shard size placement assumes for an object of `size` bytes coded
+/// into `data_shards` data shards: `⌈size / k⌉`. The chain does not know
+/// the client's file format (headers, frames, compression), so the read
+/// model's desired placement, the repair service and the delegated-repair
+/// rule all use this one figure for the "has room" test.
+pub fn nominal_shard_bytes(size: u64, data_shards: u8) -> u64 {
+    size.div_ceil(u64::from(data_shards.max(1)))
+}
+
 /// A fresh placement: shard `i` on the `i`-th selected node.
 pub fn place(
     request: &PlacementRequest,
@@ -177,6 +186,34 @@ pub fn rebalance(
         .collect::<Option<Vec<_>>>()
         .expect("select returns exactly one node per shard index, distinct");
     Ok(Placement { shards })
+}
+
+/// Where a repair of the `lost` shards (indexes) goes: [`rebalance`] with
+/// those shards' holders treated as gone (left out of `nodes`, their
+/// slots empty), so a node that stopped answering is not chosen again.
+/// The delegated-repair rule and the repair service both call this, so a
+/// repairer decides *which* shards to move, never *where*.
+pub fn repair_targets(
+    request: &PlacementRequest,
+    nodes: &[PlacementNode],
+    current: &[StorageNodeId],
+    lost: &BTreeSet<usize>,
+) -> Result<Placement, PlacementError> {
+    let gone: BTreeSet<StorageNodeId> = lost
+        .iter()
+        .filter_map(|index| current.get(*index).copied())
+        .collect();
+    let nodes: Vec<PlacementNode> = nodes
+        .iter()
+        .filter(|node| !gone.contains(&node.id))
+        .cloned()
+        .collect();
+    let current: Vec<Option<StorageNodeId>> = current
+        .iter()
+        .enumerate()
+        .map(|(index, node)| (!lost.contains(&index)).then_some(*node))
+        .collect();
+    rebalance(request, &nodes, &current)
 }
 
 /// The `k + m` best-ranked nodes that respect eligibility and the

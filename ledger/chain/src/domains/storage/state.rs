@@ -8,7 +8,10 @@
 //! value before and after, so `apply` and `revert` are exact inverses.
 //! Owner actions must be signed by an active key of the owning identity
 //! (read from the identity domain, which runs before storage); node
-//! reports by the node key. Registering an object or recording a repair
+//! reports by the node key; a repair also by a repairer key the owner
+//! authorized, whose moves must go exactly where
+//! [`placement::repair_targets`] puts them. Registering an object or
+//! recording a repair
 //! must leave a layout that keeps the policy's promise
 //! ([`placement::check_tolerance`]) on registered, non-leaving nodes.
 
@@ -62,6 +65,8 @@ pub struct ObjectRecord {
 pub enum StorageKey {
     Node(StorageNodeId),
     Object(ObjectId),
+    /// An owner's authorized repairer key.
+    Repairer(IdentityId, PublicKey),
 }
 
 /// A value; `Node` keys hold `Node`, `Object` keys hold `Object`.
@@ -69,6 +74,8 @@ pub enum StorageKey {
 pub enum StorageValue {
     Node(NodeRecord),
     Object(ObjectRecord),
+    /// `Repairer` keys hold this.
+    Authorized,
 }
 
 /// One write: `key` goes from `before` to `after`.
@@ -109,6 +116,14 @@ pub enum StorageEvent {
         object: ObjectId,
         moves: Vec<(u8, StorageNodeId)>,
     },
+    RepairerAuthorized {
+        owner: IdentityId,
+        repairer: PublicKey,
+    },
+    RepairerRevoked {
+        owner: IdentityId,
+        repairer: PublicKey,
+    },
 }
 
 impl StorageEvent {
@@ -120,6 +135,8 @@ impl StorageEvent {
             StorageEvent::ObjectRegistered { .. } => "object_registered",
             StorageEvent::ObjectDeleted { .. } => "object_deleted",
             StorageEvent::ObjectRepaired { .. } => "object_repaired",
+            StorageEvent::RepairerAuthorized { .. } => "repairer_authorized",
+            StorageEvent::RepairerRevoked { .. } => "repairer_revoked",
         }
     }
 
@@ -162,6 +179,34 @@ pub enum StorageRuleError {
     NoSuchShard { shard: u8, total: usize },
     #[error("the shard layout breaks the object's promise: {0}")]
     Tolerance(#[from] placement::ToleranceViolation),
+    #[error("key {repairer} is already an authorized repairer of identity {owner}")]
+    RepairerExists {
+        owner: IdentityId,
+        repairer: PublicKey,
+    },
+    #[error("key {repairer} is not an authorized repairer of identity {owner}")]
+    UnknownRepairer {
+        owner: IdentityId,
+        repairer: PublicKey,
+    },
+    #[error(
+        "key {key} may not record repairs of object {object}: it is neither an active key of its owner {owner} nor a repairer the owner authorized"
+    )]
+    NotOwnerOrRepairer {
+        object: ObjectId,
+        owner: IdentityId,
+        key: PublicKey,
+    },
+    #[error(
+        "a delegated repair moves shard {shard} to node {node}; placement puts it on {expected}"
+    )]
+    UnplacedMove {
+        shard: u8,
+        node: StorageNodeId,
+        expected: StorageNodeId,
+    },
+    #[error("no placement for the delegated repair: {0}")]
+    Placement(#[from] placement::PlacementError),
     #[error("the identity domain is not registered before storage")]
     NoIdentityDomain,
 }
@@ -192,6 +237,13 @@ impl StorageState {
             Some(StorageValue::Object(record)) => Some(record),
             _ => None,
         }
+    }
+
+    /// Has `owner` authorized `repairer` to record repairs?
+    pub fn is_repairer(&self, owner: &IdentityId, repairer: &PublicKey) -> bool {
+        self.entries
+            .get(&StorageKey::Repairer(*owner, *repairer))
+            .is_some()
     }
 
     /// Every registered node as placement sees it.
@@ -384,7 +436,16 @@ impl StorageState {
                 let before = self
                     .object(object)
                     .ok_or(StorageRuleError::UnknownObject { object: *object })?;
-                owner_key(&before.owner)?;
+                if owner_key(&before.owner).is_err() {
+                    if !self.is_repairer(&before.owner, &signer) {
+                        return Err(StorageRuleError::NotOwnerOrRepairer {
+                            object: *object,
+                            owner: before.owner,
+                            key: signer,
+                        });
+                    }
+                    self.check_delegated_repair(object, before, moves)?;
+                }
                 let mut after = before.clone();
                 for (shard, node) in moves {
                     let total = after.shard_nodes.len();
@@ -409,6 +470,48 @@ impl StorageState {
                     },
                 )
             }
+            StorageAction::AuthorizeRepairer { owner, repairer } => {
+                owner_key(owner)?;
+                let key = StorageKey::Repairer(*owner, *repairer);
+                if self.entries.get(&key).is_some() {
+                    return Err(StorageRuleError::RepairerExists {
+                        owner: *owner,
+                        repairer: *repairer,
+                    });
+                }
+                (
+                    Write {
+                        key,
+                        before: None,
+                        after: Some(StorageValue::Authorized),
+                    },
+                    StorageEvent::RepairerAuthorized {
+                        owner: *owner,
+                        repairer: *repairer,
+                    },
+                )
+            }
+            StorageAction::RevokeRepairer { owner, repairer } => {
+                owner_key(owner)?;
+                let key = StorageKey::Repairer(*owner, *repairer);
+                if self.entries.get(&key).is_none() {
+                    return Err(StorageRuleError::UnknownRepairer {
+                        owner: *owner,
+                        repairer: *repairer,
+                    });
+                }
+                (
+                    Write {
+                        key,
+                        before: Some(StorageValue::Authorized),
+                        after: None,
+                    },
+                    StorageEvent::RepairerRevoked {
+                        owner: *owner,
+                        repairer: *repairer,
+                    },
+                )
+            }
         };
         Ok(DomainChange {
             change: codec::encode(&StorageChange {
@@ -423,6 +526,49 @@ impl StorageState {
                 signature: operation.signature,
             }],
         })
+    }
+
+    /// A repairer's moves must go exactly where
+    /// [`placement::repair_targets`] puts the moved shards.
+    fn check_delegated_repair(
+        &self,
+        object: &ObjectId,
+        record: &ObjectRecord,
+        moves: &[(u8, StorageNodeId)],
+    ) -> Result<(), StorageRuleError> {
+        let total = record.shard_nodes.len();
+        let mut lost = std::collections::BTreeSet::new();
+        for (shard, _) in moves {
+            if usize::from(*shard) >= total {
+                return Err(StorageRuleError::NoSuchShard {
+                    shard: *shard,
+                    total,
+                });
+            }
+            lost.insert(usize::from(*shard));
+        }
+        let request = placement::PlacementRequest {
+            object: *object,
+            policy: record.policy,
+            shard_bytes: placement::nominal_shard_bytes(record.size, record.policy.data_shards),
+        };
+        let expected = placement::repair_targets(
+            &request,
+            &self.placement_nodes(),
+            &record.shard_nodes,
+            &lost,
+        )?;
+        for (shard, node) in moves {
+            let target = expected.shards[usize::from(*shard)];
+            if target != *node {
+                return Err(StorageRuleError::UnplacedMove {
+                    shard: *shard,
+                    node: *node,
+                    expected: target,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn decode_change(change: &[u8]) -> Result<StorageChange, DomainError> {
