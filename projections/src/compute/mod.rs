@@ -272,13 +272,7 @@ impl Compute {
                 .bind(id_bytes(&owner.0))
                 .bind(name.as_str())
                 .bind(spec.reschedule.to_string())
-                .bind(
-                    spec.constraints
-                        .farms
-                        .iter()
-                        .map(|farm| farm.as_str().to_owned())
-                        .collect::<Vec<String>>(),
-                )
+                .bind(farms(spec))
                 .bind(spec.constraints.country.as_deref())
                 .bind(spec.constraints.city.as_ref().map(|city| city.as_str()))
                 .bind(codec::encode(spec))
@@ -309,13 +303,7 @@ impl Compute {
                 )
                 .bind(id_bytes(&deployment.0))
                 .bind(spec.reschedule.to_string())
-                .bind(
-                    spec.constraints
-                        .farms
-                        .iter()
-                        .map(|farm| farm.as_str().to_owned())
-                        .collect::<Vec<String>>(),
-                )
+                .bind(farms(spec))
                 .bind(spec.constraints.country.as_deref())
                 .bind(spec.constraints.city.as_ref().map(|city| city.as_str()))
                 .bind(codec::encode(spec))
@@ -636,6 +624,15 @@ impl Compute {
         }
         Ok(())
     }
+}
+
+/// A spec's allowed farms as text.
+fn farms(spec: &DeploymentSpec) -> Vec<String> {
+    spec.constraints
+        .farms
+        .iter()
+        .map(|farm| farm.as_str().to_owned())
+        .collect()
 }
 
 /// The specs of the deployments created or updated by the block's
