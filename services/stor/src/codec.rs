@@ -228,6 +228,31 @@ impl ShardHeader {
         bytes[60..64].copy_from_slice(&self.params.chunk_bytes.to_le_bytes());
         bytes
     }
+
+    /// Parses a header (`None`: not a shard file or an unknown
+    /// compression). Checks nothing else: compare with what is expected.
+    pub fn from_bytes(bytes: &[u8]) -> Option<ShardHeader> {
+        let bytes: &[u8; HEADER_BYTES] = bytes.get(..HEADER_BYTES)?.try_into().ok()?;
+        if &bytes[..8] != MAGIC {
+            return None;
+        }
+        let compression = match bytes[43] {
+            0 => Compression::None,
+            1 => Compression::Zstd,
+            _ => return None,
+        };
+        Some(ShardHeader {
+            object: ObjectId(Hash32(bytes[8..40].try_into().ok()?)),
+            shard_index: bytes[40],
+            params: CodecParams {
+                data_shards: bytes[41],
+                parity_shards: bytes[42],
+                chunk_bytes: u32::from_le_bytes(bytes[60..64].try_into().ok()?),
+                compression,
+            },
+            salt: bytes[44..60].try_into().ok()?,
+        })
+    }
 }
 
 /// Everything a finished encode tells the caller (what gets registered).

@@ -85,6 +85,25 @@ pub enum TransferError {
 }
 
 impl ObjectRecord {
+    /// A record naming only the object, its owner key and salt: what a
+    /// shard delete needs (the rest is empty).
+    pub fn naming(object: &ObjectId, owner: &PublicKey, salt: &Salt) -> ObjectRecord {
+        ObjectRecord {
+            object: object.to_string(),
+            owner: hex::encode(owner.0),
+            salt: hex::encode(salt),
+            data_shards: 0,
+            parity_shards: 0,
+            chunk_bytes: 0,
+            compressed: false,
+            size: 0,
+            content_hash: String::new(),
+            key_fingerprint: String::new(),
+            shard_checksums: Vec::new(),
+            shard_bytes: Vec::new(),
+        }
+    }
+
     pub fn object_id(&self) -> Result<ObjectId, TransferError> {
         Hash32::from_str(&self.object)
             .map(ObjectId)

@@ -157,6 +157,9 @@ pub enum Command {
     /// Compute nodes: register one owned by this wallet's identity.
     #[command(subcommand)]
     Compute(ComputeCommand),
+    /// Zero storage: erasure-coded, encrypted objects on stor-nodes (docs/storage.md "Wallet").
+    #[command(subcommand)]
+    Stor(StorCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -347,6 +350,86 @@ pub enum IdentityCommand {
     },
     /// Log in to the API with the current identity key: prints a bearer token.
     Login,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorCommand {
+    /// Store FILE: chunk, compress (--compress), encrypt with a key derived from this
+    /// wallet's seed, Reed–Solomon encode, upload the shards to the nodes placement
+    /// chooses, verify them, and register the object on chain. Prints the object ID.
+    Put {
+        file: PathBuf,
+        /// Data shards k.
+        #[arg(long, short = 'k', default_value_t = 4)]
+        data_shards: u8,
+        /// Parity shards m.
+        #[arg(long, short = 'm', default_value_t = 2)]
+        parity_shards: u8,
+        /// Failure domains the object must survive losing.
+        #[arg(long, default_value_t = 1)]
+        tolerate_domains: u8,
+        /// Further single nodes it must survive losing.
+        #[arg(long, default_value_t = 0)]
+        tolerate_nodes: u8,
+        /// Failure-domain level: region, datacenter or farm.
+        #[arg(long, default_value = "datacenter")]
+        level: String,
+        /// Chunk size in KiB (1 KiB to 64 MiB).
+        #[arg(long, default_value_t = 4096)]
+        chunk_kib: u32,
+        /// zstd-compress chunks (kept only where it shrinks them).
+        #[arg(long)]
+        compress: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Fetch OBJECT: any k shards per chunk, checksums verified, decoded, decrypted,
+    /// streamed to --out (or standard output with `--out -`).
+    Get {
+        object: String,
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+    },
+    /// Delete OBJECT on chain, then its shards on the nodes.
+    Rm {
+        object: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Verify every shard of OBJECT on its node (fails when one is corrupt, missing or
+    /// unreachable); --repair rewrites corrupt or missing shards from the others.
+    Check {
+        object: String,
+        #[arg(long)]
+        repair: bool,
+    },
+    /// This identity's objects (logs in to the API with the identity key).
+    Ls,
+    /// An object's health and its shards' nodes, or (without OBJECT) the nodes'
+    /// health: registered state and a live /healthz probe.
+    Status { object: Option<String> },
+    /// Storage nodes: register one owned by this wallet's identity.
+    #[command(subcommand)]
+    Node(StorNodeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorNodeCommand {
+    /// Register the stor-node at ENDPOINT (http://host:port) in failure domain
+    /// REGION/DATACENTER/FARM.
+    Register {
+        endpoint: String,
+        #[arg(long)]
+        domain: String,
+        #[arg(long, default_value_t = 1024)]
+        capacity_mib: u64,
+        /// The node's report key (hex public key) [default: derived from this wallet's
+        /// seed and the endpoint].
+        #[arg(long)]
+        node_key: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -82,6 +82,7 @@ pub async fn run(cli: Cli) -> Result<Report, WalletError> {
         Command::Chat(command) => context.chat(command).await,
         Command::Blueprint(command) => context.blueprint(command).await,
         Command::Compute(command) => context.compute(command).await,
+        Command::Stor(command) => context.stor(command).await,
         Command::Completions { shell } => {
             let mut buffer = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wallet", &mut buffer);
@@ -115,12 +116,12 @@ fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, WalletError> {
 }
 
 impl Context {
-    /// The keystore file this command works on.
     /// Whether `--json` was given (for commands that print as they go).
     pub(crate) fn json_output(&self) -> bool {
         self.global.json
     }
 
+    /// The keystore file this command works on.
     pub(crate) fn wallet_path(&self) -> &Path {
         &self.settings.wallet_path
     }

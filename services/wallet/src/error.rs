@@ -116,6 +116,16 @@ pub enum WalletError {
     },
     #[error("blueprint plan: {0}; nothing was submitted")]
     Plan(#[from] chain::domains::compute::blueprint::PlanError),
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("object {object}: {healthy} of {total} shards verify; {problems}{hint}")]
+    Unhealthy {
+        object: String,
+        healthy: usize,
+        total: usize,
+        problems: String,
+        hint: String,
+    },
 }
 
 impl WalletError {
@@ -147,6 +157,8 @@ impl WalletError {
             WalletError::NotAWriter { .. } => "NOT_A_WRITER",
             WalletError::Blueprint { .. } => "BAD_BLUEPRINT",
             WalletError::Plan(_) => "BAD_PLAN",
+            WalletError::Storage(_) => "STORAGE",
+            WalletError::Unhealthy { .. } => "UNHEALTHY",
         }
     }
 }

@@ -720,7 +720,7 @@ impl Context {
         Ok(Report { json, human })
     }
 
-    async fn login(&self, path: &Path) -> Result<Report, WalletError> {
+    pub(crate) async fn login(&self, path: &Path) -> Result<Report, WalletError> {
         let own = IdentityFile::load(path)?.registered()?.clone();
         let keystore = self.keystore()?;
         let unlocked = keystore.unlock(&self.password()?)?;

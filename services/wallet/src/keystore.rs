@@ -127,6 +127,28 @@ impl Unlocked {
         }
     }
 
+    /// The zero-storage key (docs/storage.md "Wallet"):
+    /// `BLAKE2b-256("blockstake/wallet/storage-key/v1" ‖ entropy)`, the
+    /// mnemonic's 32 bytes. Every object's encryption key is derived from
+    /// it and the object's salt (`stor::keys`), so the mnemonic alone
+    /// recovers every stored object.
+    pub fn storage_key(&self) -> stor::StorageKey {
+        stor::StorageKey(storage_hash(&[
+            b"blockstake/wallet/storage-key/v1",
+            &*self.entropy,
+        ]))
+    }
+
+    /// A storage node's report key for `endpoint`:
+    /// seed `BLAKE2b-256("blockstake/wallet/storage-node-key/v1" ‖ entropy ‖ endpoint)`.
+    pub fn storage_node_key(&self, endpoint: &str) -> SecretKey {
+        SecretKey::from_seed(storage_hash(&[
+            b"blockstake/wallet/storage-node-key/v1",
+            &*self.entropy,
+            endpoint.as_bytes(),
+        ]))
+    }
+
     /// The 24 words.
     pub fn mnemonic(&self) -> Zeroizing<String> {
         Zeroizing::new(derivation::mnemonic_for(&self.entropy))
@@ -139,6 +161,15 @@ impl Unlocked {
 }
 
 /// Most spending keys a derivation has.
+fn storage_hash(parts: &[&[u8]]) -> [u8; 32] {
+    use blake2::Digest as _;
+    let mut hasher = blake2::Blake2b::<blake2::digest::consts::U32>::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
 pub fn max_keys(derivation: Derivation) -> u64 {
     match derivation {
         Derivation::V1 => u64::MAX,

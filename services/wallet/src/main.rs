@@ -11,6 +11,8 @@
 //! for the mint condition or the address authority), [`identity`]
 //! (identities, organizations, trust, login), [`chat`] (channels,
 //! encrypted messages, live delivery, news).
+//! (identities, organizations, trust, login), [`stor`] (zero storage:
+//! put, get, rm, check, ls, status, node registration).
 //! Further features belong in modules of their own like `notary`, building
 //! a [`build::Request`] (or a transaction of their own) and using `txfile`
 //! for partially signed transactions.
@@ -31,6 +33,7 @@ mod keystore;
 mod mint;
 mod multisig;
 mod notary;
+mod stor;
 mod swap;
 mod txfile;
 

@@ -86,6 +86,18 @@ fn round_trips_every_size_around_the_chunk_boundaries() {
                 assert_eq!(summary.chunks, params.chunks(len as u64));
                 for (index, shard) in shards.iter().enumerate() {
                     assert_eq!(summary.shard_bytes[index], shard.len() as u64);
+                    // All shards of an object have one length.
+                    assert_eq!(shard.len(), shards[0].len());
+                    let header = ShardHeader::from_bytes(shard).unwrap();
+                    assert_eq!(
+                        (
+                            header.object,
+                            header.shard_index,
+                            header.params,
+                            header.salt
+                        ),
+                        (object(), index as u8, params, SALT)
+                    );
                     let mut hasher = ShardHasher::new();
                     hasher.update(shard);
                     assert_eq!(summary.shard_checksums[index], hasher.finish());
@@ -99,6 +111,16 @@ fn round_trips_every_size_around_the_chunk_boundaries() {
             }
         }
     }
+}
+
+#[test]
+fn headers_that_are_not_shard_files_do_not_parse() {
+    assert_eq!(ShardHeader::from_bytes(&[0; 10]), None);
+    assert_eq!(ShardHeader::from_bytes(&[0; HEADER_BYTES]), None);
+    let (_, shards) = encode(params(2, 1, 4096, Compression::None), &data(10, 1));
+    let mut bad = shards[0].clone();
+    bad[43] = 9;
+    assert_eq!(ShardHeader::from_bytes(&bad), None);
 }
 
 #[test]

@@ -77,6 +77,14 @@ impl Env {
         child.wait_with_output().unwrap()
     }
 
+    /// `init` of a new wallet `name`; returns its first address.
+    pub fn init(&self, name: &str) -> String {
+        self.ok(name, &["init", "--no-confirm"])["addresses"][0]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.home.path().join(name)
     }

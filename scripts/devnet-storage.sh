@@ -1,0 +1,127 @@
+# Zero storage in the devnet (sourced by scripts/devnet; docs/storage.md
+# "Devnet"): stor-node processes on loopback, three datacenters × two
+# nodes by default, with data and logs under $devnet_dir/stor-J/, and
+# their registration on chain by a devnet storage operator (a wallet in
+# $devnet_dir/storage/ with the identity `storage-operator`, funded from
+# the genesis wallet), so `wallet stor put|get` work against the devnet.
+#
+#   BSC_DEVNET_STOR_BASE      stor-node J listens on 127.0.0.1:(this + J)  (23400)
+#   BSC_DEVNET_STOR_DCS       datacenters eu/dc-1 … (3)
+#   BSC_DEVNET_STOR_PER_DC    nodes per datacenter (2)
+#   BSC_DEVNET_STOR_MIB       capacity of each node in MiB (1024)
+#   BSC_DEVNET_STORAGE=0      start no stor-nodes
+# Health and metrics: http://127.0.0.1:PORT/healthz and /metrics.
+
+stor_base="${BSC_DEVNET_STOR_BASE:-23400}"
+stor_dcs="${BSC_DEVNET_STOR_DCS:-3}"
+stor_per_dc="${BSC_DEVNET_STOR_PER_DC:-2}"
+stor_mib="${BSC_DEVNET_STOR_MIB:-1024}"
+stor_bin="$target_dir/debug/stor-node"
+stor_dir="$devnet_dir/storage"
+
+stor_port() { echo $((stor_base + $1)); }
+stor_count() { echo $((stor_dcs * stor_per_dc)); }
+# Node J (from 1) sits in eu/dc-D/farm-F.
+stor_domain() { echo "eu/dc-$(( ($1 - 1) / stor_per_dc + 1 ))/farm-$(( ($1 - 1) % stor_per_dc + 1 ))"; }
+
+stor_pid() {
+    local pid_file="$devnet_dir/stor-$1/pid"
+    [[ -f "$pid_file" ]] || return 1
+    local pid
+    pid=$(cat "$pid_file")
+    kill -0 "$pid" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+# The devnet operator's wallet CLI (its own wallet folder and password).
+stor_wallet() {
+    WALLET_DIR="$stor_dir/wallets" WALLET_PASSWORD=devnet WALLET_KDF_MEMORY_KIB=8192 \
+        "$target_dir/debug/wallet" --api "http://$api_listen/graphql" "$@"
+}
+
+start_storage() {
+    [[ "${BSC_DEVNET_STORAGE:-1}" == 0 ]] && return
+    local index dir pid
+    for index in $(seq 1 "$(stor_count)"); do
+        dir="$devnet_dir/stor-$index"
+        if pid=$(stor_pid "$index"); then
+            echo "devnet: stor-node $index already runs (pid $pid)"
+            continue
+        fi
+        mkdir -p "$dir"
+        nohup "$stor_bin" --listen "127.0.0.1:$(stor_port "$index")" --data-dir "$dir/data" \
+            --capacity-mib "$stor_mib" --network devnet >>"$dir/stor-node.log" 2>&1 </dev/null &
+        echo $! >"$dir/pid"
+        echo "devnet: stor-node $index started (pid $!, http://127.0.0.1:$(stor_port "$index") in $(stor_domain "$index"), log $dir/stor-node.log)"
+    done
+    for index in $(seq 1 "$(stor_count)"); do
+        for _ in $(seq 1 50); do
+            curl -fsS --max-time 1 "http://127.0.0.1:$(stor_port "$index")/healthz" >/dev/null 2>&1 && break
+            stor_pid "$index" >/dev/null || { echo "devnet: stor-node $index exited; see $devnet_dir/stor-$index/stor-node.log" >&2; tail -5 "$devnet_dir/stor-$index/stor-node.log" >&2; exit 1; }
+            sleep 0.2
+        done
+    done
+    register_storage
+}
+
+# Registers every node not yet registered (recorded in $stor_dir/registered).
+register_storage() {
+    mkdir -p "$stor_dir"
+    touch "$stor_dir/registered"
+    local index endpoint missing=()
+    for index in $(seq 1 "$(stor_count)"); do
+        endpoint="http://127.0.0.1:$(stor_port "$index")"
+        grep -qxF "$endpoint" "$stor_dir/registered" || missing+=("$index")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return
+    echo "devnet: registering ${#missing[@]} stor-nodes on chain (operator wallet in $stor_dir/wallets)"
+    if [[ ! -f "$stor_dir/wallets/operator.json" ]]; then
+        stor_wallet --wallet genesis recover --from-file "$wallet_file" >/dev/null
+        local address
+        address=$(stor_wallet --wallet operator --json init --no-confirm | sed -n 's/.*"addresses":\["\([^"]*\)".*/\1/p')
+        [[ -n "$address" ]] || { echo "devnet: could not create the storage operator's wallet" >&2; exit 1; }
+        stor_wallet --wallet genesis send 1000 "$address" >/dev/null
+        stor_wallet --wallet operator identity register storage-operator >/dev/null
+    fi
+    for index in "${missing[@]}"; do
+        endpoint="http://127.0.0.1:$(stor_port "$index")"
+        stor_wallet --wallet operator stor node register "$endpoint" \
+            --domain "$(stor_domain "$index")" --capacity-mib "$stor_mib" >/dev/null
+        echo "$endpoint" >>"$stor_dir/registered"
+    done
+    echo "devnet: stor-nodes registered; store a file with: wallet stor put FILE (docs/storage.md)"
+}
+
+stop_storage() {
+    local dir index pid
+    for dir in "$devnet_dir"/stor-*; do
+        [[ -d "$dir" ]] || continue
+        index=${dir##*-}
+        if pid=$(stor_pid "$index"); then
+            kill -TERM "$pid"
+            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+            if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+            echo "devnet: stor-node $index stopped"
+        fi
+        rm -f "$dir/pid"
+    done
+}
+
+storage_status() {
+    local dir index pid port shards
+    for dir in "$devnet_dir"/stor-*; do
+        [[ -d "$dir" ]] || continue
+        index=${dir##*-}
+        port=$(stor_port "$index")
+        if pid=$(stor_pid "$index"); then
+            shards=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null |
+                awk '$1 == "stor_node_shards" { print $2; exit }')
+            printf 'stor-%s    running  pid %s  http://127.0.0.1:%s  %s  health %s  shards %s  log %s\n' \
+                "$index" "$pid" "$port" "$(stor_domain "$index")" \
+                "$(curl -fsS --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null || echo down)" \
+                "${shards:-?}" "$dir/stor-node.log"
+        else
+            printf 'stor-%s    stopped\n' "$index"
+        fi
+    done
+}
