@@ -14,8 +14,10 @@
 //! Then identity transactions (`identity-wave-<n> <hex>` lines, paid from
 //! the notary record's change, see `devnet_support/identity.rs`): two
 //! identities with key history, an attested attribute, a vouch and an
-//! organization with a sub-organization; and `identity-secret <value>`,
-//! the attribute's clear value that must never show.
+//! organization with a sub-organization, then a broadcast channel with
+//! news items (one due, one scheduled for 2030, one withdrawn); and
+//! `identity-secret <value>`, the attribute's clear value that must never
+//! show.
 //!
 //! ```sh
 //! cargo run -p api --example devnet_transactions -- --document-hash <hex>

@@ -16,22 +16,39 @@
 //! 5. alice invites bob to `acme.sales` as a member;
 //! 6. bob accepts.
 //!
+//! Then chat: alice creates the broadcast channel `acme-news` with bob as
+//! a reader (wave 7) and publishes three news items (wave 8):
+//! [`NEWS_DUE`], [`NEWS_SCHEDULED`] (scheduled for 2030, so not in the
+//! timeline yet) and [`NEWS_WITHDRAWN`], which she withdraws (wave 9).
+//!
 //! Printed lines: `identity-wave-<n> <hex>` per transaction and
 //! `identity-secret <value>` for the clear attribute value, which must
 //! never appear on chain or in the explorer.
 
 use anyhow::Context;
 use ledger::crypto::SecretKey;
+use ledger::payload::chat::{
+    self, ChannelId, ChannelKind, ChatAction, MemberRole, NewsContent, NewsId,
+};
 use ledger::payload::identity::{
     AttributeLabel, IdentityAction, IdentityName, IdentityOperation, OrganizationPath, Role,
     Subject, sign_into,
 };
 use ledger::{
     AttributeCommitment, CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment,
-    IdentityId, NetworkParams, OrganizationId, Transaction, codec,
+    IdentityId, NetworkParams, OrganizationId, Timestamp, Transaction, codec,
 };
 
 use crate::common::{FEE, coins, key, sign_coin_inputs as sign};
+
+/// The title of the news item that is in the timeline.
+pub const NEWS_DUE: &str = "Devnet explorer news is live";
+/// The title of the news item scheduled for 2030 (not in the timeline).
+pub const NEWS_SCHEDULED: &str = "Scheduled for 2030";
+/// The title of the withdrawn news item (not in the timeline).
+pub const NEWS_WITHDRAWN: &str = "Withdrawn notice";
+/// 2030-01-01T00:00:00Z.
+const SCHEDULED_AT: u64 = 1_893_456_000;
 
 /// alice's e-mail address: only its commitment goes on chain.
 pub const EMAIL: &str = "alice.private@example.org";
@@ -191,6 +208,43 @@ pub fn seed(
         None,
     )?;
 
+    let create_news = seeder.chat_tx(
+        7,
+        ChatAction::CreateChannel {
+            creator: alice,
+            kind: ChannelKind::Broadcast,
+            name: "acme-news".to_owned(),
+            members: vec![(bob, MemberRole::Reader)],
+            seals: Vec::new(),
+        },
+        &alice3,
+    )?;
+    let channel = ChannelId::for_transaction(&create_news);
+    let news = |title: &str, scheduled_at: Option<u64>| ChatAction::PublishNews {
+        author: alice,
+        channel,
+        news: NewsContent {
+            title: title.to_owned(),
+            body: format!("{title}: published by alice on the devnet."),
+            buttons: vec!["Thanks".to_owned()],
+            sticky_until: None,
+            scheduled_at: scheduled_at.map(Timestamp),
+            target_groups: Vec::new(),
+        },
+    };
+    seeder.chat_tx(8, news(NEWS_DUE, None), &alice3)?;
+    seeder.chat_tx(8, news(NEWS_SCHEDULED, Some(SCHEDULED_AT)), &alice3)?;
+    let withdrawn = seeder.chat_tx(8, news(NEWS_WITHDRAWN, None), &alice3)?;
+    seeder.chat_tx(
+        9,
+        ChatAction::WithdrawNews {
+            actor: alice,
+            channel,
+            item: NewsId::for_transaction(&withdrawn),
+        },
+        &alice3,
+    )?;
+
     let mut lines = seeder.lines;
     lines.push(format!("identity-secret {EMAIL}"));
     Ok(lines)
@@ -205,7 +259,7 @@ struct Seeder<'a> {
 }
 
 /// Identity transactions [`seed`] builds (one fee output each).
-const TRANSACTIONS: u64 = 13;
+const TRANSACTIONS: u64 = 18;
 
 impl<'a> Seeder<'a> {
     /// The split transaction: `TRANSACTIONS` fee outputs, change to `owner`.
@@ -263,12 +317,41 @@ impl<'a> Seeder<'a> {
         signer: &SecretKey,
         new_key: Option<&SecretKey>,
     ) -> anyhow::Result<ledger::TransactionId> {
+        let mut transaction = self.paid()?;
+        let operation = IdentityOperation::unsigned(action, signer.public_key());
+        let id = sign_into(
+            &mut transaction,
+            operation,
+            &self.params.chain_id,
+            signer,
+            new_key,
+        );
+        self.push(wave, transaction);
+        Ok(id)
+    }
+
+    /// A chat transaction of `wave`, signed by `signer`.
+    fn chat_tx(
+        &mut self,
+        wave: u32,
+        action: ChatAction,
+        signer: &SecretKey,
+    ) -> anyhow::Result<ledger::TransactionId> {
+        let mut transaction = self.paid()?;
+        let id = chat::sign_into(&mut transaction, action, &self.params.chain_id, signer);
+        self.push(wave, transaction);
+        Ok(id)
+    }
+
+    /// A transaction spending the next fee output (paying the fee) with
+    /// no payload yet.
+    fn paid(&mut self) -> anyhow::Result<Transaction> {
         let payer = key(FEE_PAYER);
         let fee_output = self
             .fees
             .pop()
             .context("more identity transactions than fee outputs")?;
-        let mut transaction = Transaction {
+        let transaction = Transaction {
             coin_inputs: vec![CoinInput {
                 parent_id: fee_output,
                 fulfillment: Fulfillment::Nil,
@@ -282,19 +365,16 @@ impl<'a> Seeder<'a> {
             fee: FEE,
             ..Transaction::new()
         };
-        let operation = IdentityOperation::unsigned(action, signer.public_key());
-        let id = sign_into(
-            &mut transaction,
-            operation,
-            &self.params.chain_id,
-            signer,
-            new_key,
-        );
-        sign(&mut transaction, self.params, &payer);
+        Ok(transaction)
+    }
+
+    /// Signs the fee input of `transaction` (its payload is final) and
+    /// prints it in `wave`.
+    fn push(&mut self, wave: u32, mut transaction: Transaction) {
+        sign(&mut transaction, self.params, &key(FEE_PAYER));
         self.lines.push(format!(
             "identity-wave-{wave} {}",
             hex::encode(codec::encode(&transaction))
         ));
-        Ok(id)
     }
 }
