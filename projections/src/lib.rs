@@ -21,6 +21,7 @@ pub mod batch;
 pub mod chat;
 pub mod checkpoint;
 pub mod compute;
+pub mod domain;
 pub mod error;
 pub mod explorer;
 pub mod identity;

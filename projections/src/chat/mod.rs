@@ -10,52 +10,19 @@
 //! `migrations/chat/` and documented in `docs/read-models.md`.
 
 use chain::domains::chat::{ChatEvent, DOMAIN};
-use chain::events::{Direction, EventBody};
 use chain::stream::BlockMessage;
 use futures::future::BoxFuture;
-use ledger::BlockHeight;
 use ledger::payload::chat::{
     AttachmentRef, MemberSeal, MessageBody, MessageContent, NewsContent, ReceiptStatus,
 };
 use sqlx::PgConnection;
 use sqlx::migrate::Migrator;
 
+use crate::domain::{ModelError, TransactionIds, domain_events};
 use crate::model::ReadModel;
 
 /// The chat model's migrations.
 pub static CHAT_MIGRATOR: Migrator = sqlx::migrate!("../migrations/chat");
-
-/// Why the chat model could not fold a block (bad data: stops the model).
-#[derive(Debug, thiserror::Error)]
-pub enum ChatModelError {
-    #[error("PostgreSQL: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("block at height {height}: chat event {index} does not decode: {detail}")]
-    Undecodable {
-        height: BlockHeight,
-        index: u64,
-        detail: String,
-    },
-    #[error("block at height {height}: chat event {index} is a revert event in an applied block")]
-    RevertEventInApply { height: BlockHeight, index: u64 },
-    #[error(
-        "block at height {height}: chat event {index} names transaction {transaction}, which the block does not have"
-    )]
-    NoSuchTransaction {
-        height: BlockHeight,
-        index: u64,
-        transaction: u64,
-    },
-}
-
-impl From<ChatModelError> for sqlx::Error {
-    fn from(error: ChatModelError) -> sqlx::Error {
-        match error {
-            ChatModelError::Database(error) => error,
-            other => sqlx::Error::Decode(Box::new(other)),
-        }
-    }
-}
 
 /// The chat read model.
 #[derive(Debug, Clone, Default)]
@@ -104,40 +71,19 @@ impl Chat {
         &self,
         connection: &mut PgConnection,
         message: &BlockMessage,
-    ) -> Result<(), ChatModelError> {
+    ) -> Result<(), ModelError> {
         let height = message.height;
-        for event in &message.events {
-            let EventBody::Domain { domain, data, .. } = &event.body else {
-                continue;
-            };
-            if domain != DOMAIN {
-                continue;
-            }
-            let index = event.position.index;
-            if event.direction != Direction::Apply {
-                return Err(ChatModelError::RevertEventInApply { height, index });
-            }
-            let decoded = ChatEvent::decode(data).map_err(|error| ChatModelError::Undecodable {
-                height,
-                index,
-                detail: error.to_string(),
-            })?;
-            let tx_index = event.position.transaction.unwrap_or(0);
-            let transaction = message.block.transactions.get(tx_index as usize).ok_or(
-                ChatModelError::NoSuchTransaction {
-                    height,
-                    index,
-                    transaction: tx_index,
-                },
-            )?;
+        let mut transaction_ids = TransactionIds::new(message, DOMAIN);
+        for event in domain_events(message, DOMAIN, ChatEvent::decode)? {
+            let transaction_id = transaction_ids.of(&event)?;
             let at = At {
                 height: height.0 as i64,
-                tx_index: tx_index as i32,
-                transaction_id: transaction.id().0.as_bytes().to_vec(),
-                event_index: index as i64,
+                tx_index: event.transaction.unwrap_or_default() as i32,
+                transaction_id: transaction_id.0.as_bytes().to_vec(),
+                event_index: event.index as i64,
                 timestamp: message.block.header.timestamp.0 as i64,
             };
-            write_event(connection, &decoded, &at).await?;
+            write_event(connection, &event.event, &at).await?;
         }
         Ok(())
     }

@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 
 use chain::domains::compute::{CancelCause, ComputeEvent, ComputeParams, DOMAIN, PlacementReason};
-use chain::events::{Direction, EventBody};
 use chain::stream::BlockMessage;
 use futures::future::BoxFuture;
 use ledger::payload::Payload;
@@ -29,47 +28,32 @@ use ledger::{BlockHeight, Currency, codec};
 use sqlx::migrate::Migrator;
 use sqlx::{PgConnection, Row};
 
+use crate::domain::{ModelError, domain_events};
 use crate::model::ReadModel;
 
 /// The compute model's migrations.
 pub static COMPUTE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/compute");
 
-/// Why the compute model could not fold a block: bad data, which stops
-/// the model (surfaced as `sqlx::Error::Decode`).
-#[derive(Debug, thiserror::Error)]
-pub enum ComputeModelError {
-    #[error("PostgreSQL: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("block at height {height}: compute event {index} does not decode: {reason}")]
-    Undecodable {
-        height: BlockHeight,
-        index: u64,
-        reason: String,
-    },
-    #[error("block at height {height}: event {index} is a revert event in an applied block")]
-    RevertEventInApply { height: BlockHeight, index: u64 },
-    #[error(
-        "block at height {height}: deployment {deployment} was created or updated without a \
-         CreateDeployment/UpdateDeployment transaction carrying its spec"
-    )]
-    MissingSpec {
-        height: BlockHeight,
-        deployment: DeploymentId,
-    },
-    #[error("block at height {height}: {what} {id} is not in the read model")]
-    Unknown {
-        height: BlockHeight,
-        what: &'static str,
-        id: String,
-    },
+/// The model's rows lack what an event names (the stream or the rows are
+/// bad): stops the model.
+fn unknown(height: BlockHeight, what: &str, id: impl std::fmt::Display) -> ModelError {
+    ModelError::Inconsistent {
+        domain: DOMAIN,
+        height,
+        detail: format!("{what} {id} is not in the read model"),
+    }
 }
 
-impl From<ComputeModelError> for sqlx::Error {
-    fn from(error: ComputeModelError) -> sqlx::Error {
-        match error {
-            ComputeModelError::Database(error) => error,
-            other => sqlx::Error::Decode(Box::new(other)),
-        }
+/// A deployment was created or updated by a block without the
+/// `CreateDeployment`/`UpdateDeployment` transaction carrying its spec.
+fn missing_spec(height: BlockHeight, deployment: &DeploymentId) -> ModelError {
+    ModelError::Inconsistent {
+        domain: DOMAIN,
+        height,
+        detail: format!(
+            "deployment {deployment} was created or updated without a \
+             CreateDeployment/UpdateDeployment transaction carrying its spec"
+        ),
     }
 }
 
@@ -110,31 +94,15 @@ impl Compute {
         &self,
         connection: &mut PgConnection,
         message: &BlockMessage,
-    ) -> Result<(), ComputeModelError> {
+    ) -> Result<(), ModelError> {
         let height = message.height;
         let specs = block_specs(message);
-        for event in &message.events {
-            let EventBody::Domain { domain, data, .. } = &event.body else {
-                continue;
-            };
-            if domain != DOMAIN {
-                continue;
-            }
-            let index = event.position.index;
-            if event.direction != Direction::Apply {
-                return Err(ComputeModelError::RevertEventInApply { height, index });
-            }
-            let decoded =
-                ComputeEvent::decode(data).map_err(|error| ComputeModelError::Undecodable {
-                    height,
-                    index,
-                    reason: error.to_string(),
-                })?;
+        for event in domain_events(message, DOMAIN, ComputeEvent::decode)? {
             let at = At {
                 height: big(height.0),
-                index: big(index),
+                index: big(event.index),
             };
-            self.fold(connection, at, &specs, &decoded).await?;
+            self.fold(connection, at, &specs, &event.event).await?;
         }
         Ok(())
     }
@@ -145,7 +113,7 @@ impl Compute {
         at: At,
         specs: &BTreeMap<DeploymentId, DeploymentSpec>,
         event: &ComputeEvent,
-    ) -> Result<(), ComputeModelError> {
+    ) -> Result<(), ModelError> {
         let height = BlockHeight(u64::try_from(at.height).unwrap_or_default());
         match event {
             ComputeEvent::NodeRegistered {
@@ -257,10 +225,7 @@ impl Compute {
             } => {
                 let spec = specs
                     .get(deployment)
-                    .ok_or(ComputeModelError::MissingSpec {
-                        height,
-                        deployment: *deployment,
-                    })?;
+                    .ok_or_else(|| missing_spec(height, deployment))?;
                 sqlx::query(
                     "INSERT INTO compute_deployment (id, owner, name, reschedule, farms, country,
                          city, spec, price_per_block, balance, billed_to, grace_since, status,
@@ -292,10 +257,7 @@ impl Compute {
             } => {
                 let spec = specs
                     .get(deployment)
-                    .ok_or(ComputeModelError::MissingSpec {
-                        height,
-                        deployment: *deployment,
-                    })?;
+                    .ok_or_else(|| missing_spec(height, deployment))?;
                 sqlx::query(
                     "UPDATE compute_deployment SET reschedule = $2, farms = $3, country = $4,
                          city = $5, spec = $6, price_per_block = $7::numeric, updated_height = $8
@@ -397,10 +359,8 @@ impl Compute {
                 .bind(at.height)
                 .fetch_optional(&mut *connection)
                 .await?
-                .ok_or_else(|| ComputeModelError::Unknown {
-                    height,
-                    what: "workload",
-                    id: format!("{deployment}/{workload}"),
+                .ok_or_else(|| {
+                    unknown(height, "workload", format_args!("{deployment}/{workload}"))
                 })?;
                 let demand = Resources::new(
                     u32::try_from(row.get::<i64, _>("cores")).unwrap_or(u32::MAX),
@@ -431,11 +391,7 @@ impl Compute {
                 .bind(at.height)
                 .fetch_optional(&mut *connection)
                 .await?
-                .ok_or_else(|| ComputeModelError::Unknown {
-                    height,
-                    what: "deployment",
-                    id: deployment.to_string(),
-                })?;
+                .ok_or_else(|| unknown(height, "deployment", deployment))?;
                 let balance = Currency(balance.parse().unwrap_or_default());
                 let kind = match cause {
                     CancelCause::ByOwner => "canceled",
@@ -564,7 +520,7 @@ impl Compute {
         at: At,
         from: BlockHeight,
         to: BlockHeight,
-    ) -> Result<(), ComputeModelError> {
+    ) -> Result<(), ModelError> {
         let workloads = sqlx::query(
             "SELECT name, node, cores, memory_mib, disk_gib FROM compute_workload
              WHERE deployment = $1 AND node IS NOT NULL ORDER BY name",
@@ -839,17 +795,13 @@ async fn current_balance(
     connection: &mut PgConnection,
     deployment: &DeploymentId,
     height: BlockHeight,
-) -> Result<Currency, ComputeModelError> {
+) -> Result<Currency, ModelError> {
     let balance: Option<String> =
         sqlx::query_scalar("SELECT balance::text FROM compute_deployment WHERE id = $1")
             .bind(id_bytes(&deployment.0))
             .fetch_optional(&mut *connection)
             .await?;
-    let balance = balance.ok_or_else(|| ComputeModelError::Unknown {
-        height,
-        what: "deployment",
-        id: deployment.to_string(),
-    })?;
+    let balance = balance.ok_or_else(|| unknown(height, "deployment", deployment))?;
     Ok(Currency(balance.parse().unwrap_or_default()))
 }
 

@@ -17,45 +17,20 @@ use chain::domains::storage::placement::{
     PlacementNode, PlacementRequest, nominal_shard_bytes, rebalance,
 };
 use chain::domains::storage::{DOMAIN, StorageEvent};
-use chain::events::{Direction, EventBody};
 use chain::stream::BlockMessage;
 use futures::future::BoxFuture;
+use ledger::Hash32;
 use ledger::payload::storage::{
     DomainLevel, ErasurePolicy, FailureDomain, NodeState, ObjectId, StorageNodeId, Tolerance,
 };
-use ledger::{BlockHeight, Hash32};
 use sqlx::PgConnection;
 use sqlx::migrate::Migrator;
 
+use crate::domain::{ModelError, domain_events};
 use crate::model::ReadModel;
 
 /// The storage model's migrations.
 pub static STORAGE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/storage");
-
-/// Why the storage model could not fold a block: bad data, which stops
-/// the model (surfaced as `sqlx::Error::Decode`).
-#[derive(Debug, thiserror::Error)]
-pub enum StorageModelError {
-    #[error("PostgreSQL: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("block at height {height}: storage event {index} does not decode: {reason}")]
-    Undecodable {
-        height: BlockHeight,
-        index: u64,
-        reason: String,
-    },
-    #[error("block at height {height}: event {index} is a revert event in an applied block")]
-    RevertEventInApply { height: BlockHeight, index: u64 },
-}
-
-impl From<StorageModelError> for sqlx::Error {
-    fn from(error: StorageModelError) -> sqlx::Error {
-        match error {
-            StorageModelError::Database(error) => error,
-            other => sqlx::Error::Decode(Box::new(other)),
-        }
-    }
-}
 
 /// The storage read model.
 #[derive(Debug, Clone, Default)]
@@ -73,40 +48,24 @@ impl Storage {
         &self,
         connection: &mut PgConnection,
         message: &BlockMessage,
-    ) -> Result<(), StorageModelError> {
+    ) -> Result<(), ModelError> {
         let height = message.height;
         let at = big(message.block.header.timestamp.0);
         let mut touched = Touched::default();
-        for event in &message.events {
-            let EventBody::Domain { domain, data, .. } = &event.body else {
-                continue;
-            };
-            if domain != DOMAIN {
-                continue;
-            }
-            let index = event.position.index;
-            if event.direction != Direction::Apply {
-                return Err(StorageModelError::RevertEventInApply { height, index });
-            }
-            let decoded =
-                StorageEvent::decode(data).map_err(|error| StorageModelError::Undecodable {
-                    height,
-                    index,
-                    reason: error.to_string(),
-                })?;
-            touched.note(&decoded);
-            fold(connection, big(height.0), at, &decoded).await?;
+        for event in domain_events(message, DOMAIN, StorageEvent::decode)? {
+            touched.note(&event.event);
+            fold(connection, big(height.0), at, &event.event).await?;
         }
         if touched.nodes || !touched.objects.is_empty() {
             let only = (!touched.nodes).then_some(touched.objects);
             update_desired_placement(connection, only)
                 .await
                 .map_err(|reason| match reason {
-                    DesiredError::Database(error) => StorageModelError::Database(error),
-                    DesiredError::Corrupt(reason) => StorageModelError::Undecodable {
+                    DesiredError::Database(error) => ModelError::Database(error),
+                    DesiredError::Corrupt(detail) => ModelError::Inconsistent {
+                        domain: DOMAIN,
                         height,
-                        index: 0,
-                        reason,
+                        detail,
                     },
                 })?;
         }
