@@ -167,6 +167,36 @@ pub enum FulfillmentError {
     Signature(#[from] SignatureError),
 }
 
+/// Signs every coin input of `transaction` with `key` as a single
+/// signature (the inputs spend outputs locked to `key`). Call after the
+/// payload is signed: the input signatures commit to the same
+/// transaction ID.
+pub fn sign_coin_inputs(
+    transaction: &mut crate::transaction::Transaction,
+    key: &crate::crypto::SecretKey,
+    params: &crate::params::NetworkParams,
+) {
+    let id = transaction.id();
+    let public_key = key.public_key();
+    for (index, input) in transaction.coin_inputs.iter_mut().enumerate() {
+        let context = FulfillContext {
+            chain_id: params.chain_id,
+            transaction_id: id,
+            target: SignedTarget::Input {
+                kind: InputKind::Coin,
+                index: index as u64,
+            },
+            height: BlockHeight(0),
+            timestamp: Timestamp(0),
+        };
+        let signature = key.sign(&signing_message(&context, &public_key, None));
+        input.fulfillment = Fulfillment::SingleSignature(SingleSignatureFulfillment {
+            public_key,
+            signature,
+        });
+    }
+}
+
 /// The message `public_key` signs for a fulfillment in `context`:
 ///
 /// ```text

@@ -3,14 +3,12 @@
 //! `node-report` transcript) and heals of silent nodes. Each spends one
 //! coin output of the node key and returns the change to it.
 
-use ledger::fulfillment::{
-    FulfillContext, InputKind, SignedTarget, SingleSignatureFulfillment, signing_message,
-};
+use ledger::fulfillment::SingleSignatureFulfillment;
 use ledger::payload::compute::ComputeAction;
 use ledger::payload::compute::operation::sign_into;
 use ledger::{
-    BlockHeight, CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment,
-    NetworkParams, SecretKey, Timestamp, Transaction,
+    CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment, NetworkParams,
+    SecretKey, Transaction,
 };
 use std::time::Duration;
 
@@ -87,25 +85,7 @@ pub fn build(
 /// Call after the payload is signed: the input signatures commit to the
 /// same transaction ID.
 pub fn sign_coin_inputs(transaction: &mut Transaction, key: &SecretKey, params: &NetworkParams) {
-    let id = transaction.id();
-    let public_key = key.public_key();
-    for (index, input) in transaction.coin_inputs.iter_mut().enumerate() {
-        let context = FulfillContext {
-            chain_id: params.chain_id,
-            transaction_id: id,
-            target: SignedTarget::Input {
-                kind: InputKind::Coin,
-                index: index as u64,
-            },
-            height: BlockHeight(0),
-            timestamp: Timestamp(0),
-        };
-        let signature = key.sign(&signing_message(&context, &public_key, None));
-        input.fulfillment = Fulfillment::SingleSignature(SingleSignatureFulfillment {
-            public_key,
-            signature,
-        });
-    }
+    ledger::fulfillment::sign_coin_inputs(transaction, key, params);
 }
 
 /// Submits `transaction` to a node of `network` over NATS; an error says

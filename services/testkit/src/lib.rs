@@ -88,6 +88,13 @@ impl Default for DevnetOptions {
 /// The shipped devnet configuration with `options` applied and the network
 /// renamed to `name` (the name selects the stream and NATS subjects).
 pub fn devnet_config(name: &str, options: &DevnetOptions) -> anyhow::Result<ChainConfig> {
+    ChainConfig::from_toml(&devnet_config_text(name, options)?)
+        .context("the modified devnet configuration")
+}
+
+/// [`devnet_config`] as TOML text (for processes started with
+/// `--network NAME --network-config FILE`).
+pub fn devnet_config_text(name: &str, options: &DevnetOptions) -> anyhow::Result<String> {
     let mut text = String::new();
     let mut in_blockstakes = false;
     let mut stake = 0u64;
@@ -130,7 +137,7 @@ pub fn devnet_config(name: &str, options: &DevnetOptions) -> anyhow::Result<Chai
         text.push_str(&replaced);
         text.push('\n');
     }
-    ChainConfig::from_toml(&text).context("the modified devnet configuration")
+    Ok(text)
 }
 
 /// Pays transactions from the devnet genesis wallet's coins, each
