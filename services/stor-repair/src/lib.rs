@@ -36,9 +36,9 @@ use chain::domains::storage::placement::{
 };
 use ledger::Hash32;
 use ledger::payload::storage::{
-    DomainLevel, ErasurePolicy, FailureDomain, NodeState, ObjectId, StorageAction, StorageNodeId,
-    Tolerance,
+    ErasurePolicy, FailureDomain, NodeState, ObjectId, StorageAction, StorageNodeId, Tolerance,
 };
+use projections::storage::{domain_level, node_state};
 use serde::Deserialize;
 use service::{Health, Metrics, Observable};
 use sqlx::PgPool;
@@ -247,25 +247,6 @@ fn id32(bytes: &[u8], what: &str) -> Result<Hash32, RepairError> {
         .try_into()
         .map(Hash32)
         .map_err(|_| RepairError::Corrupt(format!("{what} {}", hex::encode(bytes))))
-}
-
-fn node_state(name: &str) -> Option<NodeState> {
-    Some(match name {
-        "healthy" => NodeState::Healthy,
-        "degraded" => NodeState::Degraded,
-        "full" => NodeState::Full,
-        "leaving" => NodeState::Leaving,
-        _ => return None,
-    })
-}
-
-fn domain_level(name: &str) -> Option<DomainLevel> {
-    Some(match name {
-        "region" => DomainLevel::Region,
-        "datacenter" => DomainLevel::Datacenter,
-        "farm" => DomainLevel::Farm,
-        _ => return None,
-    })
 }
 
 /// The repair service.

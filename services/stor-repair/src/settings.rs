@@ -121,12 +121,12 @@ impl Cli {
     /// `--show-key`: `public-key HEX` and `address ADDRESS` lines.
     pub fn show_key(&self) -> Result<String, SettingsError> {
         let file: FileConfig = service::load_optional_config_file(self.config.as_deref())?;
-        let key_file = self
-            .key_file
-            .clone()
-            .or(file.key_file)
-            .ok_or(SettingsError::NoKey)?;
-        let key = read_key_file(&key_file)?;
+        let key = read_key_file(
+            self.key_file
+                .as_deref()
+                .or(file.key_file.as_deref())
+                .ok_or(SettingsError::NoKey)?,
+        )?;
         let network = self
             .shared
             .network
@@ -169,12 +169,12 @@ impl Cli {
             })
             .resolve(None)?;
         let nats_url = shared.nats_url.ok_or(SettingsError::NoNats)?;
-        let key_file = self
-            .key_file
-            .clone()
-            .or(file.key_file)
-            .ok_or(SettingsError::NoKey)?;
-        let key = read_key_file(&key_file)?;
+        let key = read_key_file(
+            self.key_file
+                .as_deref()
+                .or(file.key_file.as_deref())
+                .ok_or(SettingsError::NoKey)?,
+        )?;
         let interval_ms = self.interval_ms.or(file.interval_ms).unwrap_or(5_000);
         let down_after = self.down_after.or(file.down_after).unwrap_or(3);
         if interval_ms == 0 {
