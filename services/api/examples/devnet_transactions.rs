@@ -17,7 +17,10 @@
 //! organization with a sub-organization, then a broadcast channel with
 //! news items (one due, one scheduled for 2030, one withdrawn); and
 //! `identity-secret <value>`, the attribute's clear value that must never
-//! show.
+//! show. Then storage transactions (`storage-wave-<n> <hex>` lines, paid
+//! from the identity part's change, see `devnet_support/storage.rs`):
+//! six nodes in three datacenters, two objects, a node leaving; with
+//! `storage-node <name> <id>` and `storage-object <name> <id>` lines.
 //!
 //! ```sh
 //! cargo run -p api --example devnet_transactions -- --document-hash <hex>
@@ -41,6 +44,8 @@ use common::{FEE, coins, key, sign_coin_inputs as sign};
 
 #[path = "devnet_support/identity.rs"]
 mod identity;
+#[path = "devnet_support/storage.rs"]
+mod storage;
 
 /// 2027-01-01T00:00:00Z.
 const LOCKED_UNTIL: u64 = 1_798_761_600;
@@ -166,11 +171,13 @@ fn main() -> anyhow::Result<()> {
     sign(&mut notary, &params, &genesis);
 
     let notary_change = CoinOutputId::for_transaction_output(&notary.id(), 1);
-    let identity_lines = identity::seed(&params, &genesis, notary_change, rest)?;
+    let (identity_lines, identity_change, identity_rest) =
+        identity::seed(&params, &genesis, notary_change, rest)?;
+    let storage_lines = storage::seed(&params, &genesis, identity_change, identity_rest)?;
 
     println!("{}", hex::encode(codec::encode(&transfer)));
     println!("{}", hex::encode(codec::encode(&notary)));
-    for line in identity_lines {
+    for line in identity_lines.iter().chain(&storage_lines) {
         println!("{line}");
     }
     Ok(())

@@ -57,14 +57,15 @@ const SALT: [u8; 32] = [0x37; 32];
 const FEE_PAYER: u8 = 4;
 
 /// Builds the transactions (paid from `funding`, worth `value`, owned by
-/// `owner`) and returns the lines to print.
+/// `owner`) and returns the lines to print and the change left to `owner`
+/// (the split transaction's last output, in wave 0) with its value.
 pub fn seed(
     params: &NetworkParams,
     owner: &SecretKey,
     funding: CoinOutputId,
     value: Currency,
-) -> anyhow::Result<Vec<String>> {
-    let mut seeder = Seeder::split(params, owner, funding, value)?;
+) -> anyhow::Result<(Vec<String>, CoinOutputId, Currency)> {
+    let mut seeder = Seeder::split(params, owner, funding, value, "identity", TRANSACTIONS)?;
     let (alice1, alice2, alice3, bob_key) = (key(21), key(22), key(23), key(31));
     let name = |text: &str| IdentityName::parse(text).context("a devnet identity name");
     let path = |text: &str| OrganizationPath::parse(text).context("a devnet organization path");
@@ -247,41 +248,51 @@ pub fn seed(
 
     let mut lines = seeder.lines;
     lines.push(format!("identity-secret {EMAIL}"));
-    Ok(lines)
+    Ok((lines, seeder.change, seeder.change_value))
 }
 
-/// Identity transactions paid one fee output each.
-struct Seeder<'a> {
-    params: &'a NetworkParams,
+/// Transactions paid one fee output each (of the fee payer, seed 4),
+/// printed as `<tag>-wave-<n> <hex>` lines.
+pub struct Seeder<'a> {
+    pub params: &'a NetworkParams,
+    tag: &'static str,
     /// Unused fee outputs of the fee payer.
     fees: Vec<CoinOutputId>,
-    lines: Vec<String>,
+    pub lines: Vec<String>,
+    /// The split transaction's change to its owner, and its value.
+    pub change: CoinOutputId,
+    pub change_value: Currency,
 }
 
 /// Identity transactions [`seed`] builds (one fee output each).
 const TRANSACTIONS: u64 = 18;
 
 impl<'a> Seeder<'a> {
-    /// The split transaction: `TRANSACTIONS` fee outputs, change to `owner`.
-    fn split(
+    /// The split transaction (wave 0): `count` fee outputs, change to
+    /// `owner` (its last output).
+    pub fn split(
         params: &'a NetworkParams,
         owner: &SecretKey,
         funding: CoinOutputId,
         value: Currency,
+        tag: &'static str,
+        count: u64,
     ) -> anyhow::Result<Seeder<'a>> {
         let payer = Condition::for_public_key(&key(FEE_PAYER).public_key());
-        let mut outputs: Vec<CoinOutput> = (0..TRANSACTIONS)
+        let mut outputs: Vec<CoinOutput> = (0..count)
             .map(|_| CoinOutput {
                 value: coins(1),
                 condition: payer.clone(),
             })
             .collect();
-        let change = value
-            .checked_sub(coins(u128::from(TRANSACTIONS)))
+        let change_value = value
+            .checked_sub(coins(u128::from(count)))
             .and_then(|rest| rest.checked_sub(FEE))
-            .context("the funding output is too small for the identity transactions")?;
+            .with_context(|| {
+                format!("the funding output is too small for the {tag} transactions")
+            })?;
         outputs.push(CoinOutput {
-            value: change,
+            value: change_value,
             condition: Condition::for_public_key(&owner.public_key()),
         });
         let mut split = Transaction {
@@ -297,20 +308,23 @@ impl<'a> Seeder<'a> {
         let id = split.id();
         Ok(Seeder {
             params,
-            fees: (0..TRANSACTIONS)
+            tag,
+            fees: (0..count)
                 .rev()
                 .map(|index| CoinOutputId::for_transaction_output(&id, index))
                 .collect(),
             lines: vec![format!(
-                "identity-wave-0 {}",
+                "{tag}-wave-0 {}",
                 hex::encode(codec::encode(&split))
             )],
+            change: CoinOutputId::for_transaction_output(&id, count),
+            change_value,
         })
     }
 
     /// A transaction carrying `action` signed by `signer` (and `new_key`),
     /// printed in `wave`; returns its ID.
-    fn tx(
+    pub fn tx(
         &mut self,
         wave: u32,
         action: IdentityAction,
@@ -345,12 +359,12 @@ impl<'a> Seeder<'a> {
 
     /// A transaction spending the next fee output (paying the fee) with
     /// no payload yet.
-    fn paid(&mut self) -> anyhow::Result<Transaction> {
+    pub fn paid(&mut self) -> anyhow::Result<Transaction> {
         let payer = key(FEE_PAYER);
         let fee_output = self
             .fees
             .pop()
-            .context("more identity transactions than fee outputs")?;
+            .with_context(|| format!("more {} transactions than fee outputs", self.tag))?;
         let transaction = Transaction {
             coin_inputs: vec![CoinInput {
                 parent_id: fee_output,
@@ -370,10 +384,11 @@ impl<'a> Seeder<'a> {
 
     /// Signs the fee input of `transaction` (its payload is final) and
     /// prints it in `wave`.
-    fn push(&mut self, wave: u32, mut transaction: Transaction) {
+    pub fn push(&mut self, wave: u32, mut transaction: Transaction) {
         sign(&mut transaction, self.params, &key(FEE_PAYER));
         self.lines.push(format!(
-            "identity-wave-{wave} {}",
+            "{}-wave-{wave} {}",
+            self.tag,
             hex::encode(codec::encode(&transaction))
         ));
     }
