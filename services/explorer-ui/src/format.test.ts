@@ -4,6 +4,8 @@ import {
   describeCondition,
   describeFulfillment,
   exactTime,
+  formatBytes,
+  formatRatio,
   groupDigits,
   hexToText,
   relativeTime,
@@ -104,5 +106,21 @@ describe("search terms", () => {
     expect(classifySearch("hello world").kind).toBe("invalid");
     expect(classifySearch("-alice").kind).toBe("invalid");
     expect(classifySearch("").kind).toBe("invalid");
+  });
+});
+
+describe("sizes and ratios", () => {
+  it("prints bytes in binary units", () => {
+    expect(formatBytes(0)).toBe("0 B");
+    expect(formatBytes(1023)).toBe("1023 B");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
+    expect(formatBytes(8 * 2 ** 20)).toBe("8 MiB");
+    expect(formatBytes(100 * 2 ** 30)).toBe("100 GiB");
+    expect(formatBytes(2 ** 50 * 3)).toBe("3 PiB");
+  });
+  it("prints ratios with at most two decimals", () => {
+    expect(formatRatio(1.5)).toBe("1.5×");
+    expect(formatRatio(2)).toBe("2×");
+    expect(formatRatio(14 / 9)).toBe("1.56×");
   });
 });

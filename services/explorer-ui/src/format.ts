@@ -193,3 +193,21 @@ export function classifySearch(raw: string): SearchTerm {
 export function kindLabel(kind: string): string {
   return kind.toLowerCase().replace(/_/g, " ");
 }
+
+/** Bytes in binary units: `512 B`, `1.5 KiB`, `100 GiB` (one decimal, none when whole). */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const rounded = Math.round(value * 10) / 10;
+  return `${Number.isInteger(rounded) ? rounded : rounded.toFixed(1)} ${units[unit]}`;
+}
+
+/** A ratio such as a storage overhead: `1.5×`, `2×`, `1.56×` (two decimals at most). */
+export function formatRatio(ratio: number): string {
+  return `${Math.round(ratio * 100) / 100}×`;
+}

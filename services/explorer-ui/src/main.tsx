@@ -14,6 +14,9 @@ import { NotaryPage } from "./pages/Notary";
 import { OutputPage } from "./pages/Output";
 import { SearchPage } from "./pages/Search";
 import { StakePage } from "./pages/Stake";
+import { StoragePage } from "./pages/Storage";
+import { StorageNodePage } from "./pages/StorageNode";
+import { StorageObjectPage } from "./pages/StorageObject";
 import { TransactionPage } from "./pages/Transaction";
 import "./styles.css";
 
@@ -27,7 +30,7 @@ function SearchBox() {
   return (
     <form role="search" className="search" onSubmit={submit}>
       <label htmlFor="search-term" className="visually-hidden">
-        Search by block height, block or transaction ID, output ID, address, identity name or organization path
+        Search by block height, block or transaction ID, output ID, address, identity name, organization path, or storage node or object ID
       </label>
       <input
         id="search-term"
@@ -62,6 +65,7 @@ function App() {
           <NavLink to="/stake">Blockstakes</NavLink>
           <NavLink to="/notary">Notary</NavLink>
           <NavLink to="/news">News</NavLink>
+          <NavLink to="/storage">Storage</NavLink>
         </nav>
         <SearchBox />
         <button
@@ -87,6 +91,9 @@ function App() {
           <Route path="/news" element={<ChatNewsPage />} />
           <Route path="/identity/:name" element={<IdentityPage />} />
           <Route path="/organization/:path" element={<OrganizationPage />} />
+          <Route path="/storage" element={<StoragePage />} />
+          <Route path="/storage/node/:id" element={<StorageNodePage />} />
+          <Route path="/storage/object/:id" element={<StorageObjectPage />} />
           <Route path="/search" element={<SearchPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>

@@ -4,6 +4,7 @@ import { query } from "../api";
 import { ErrorView, Loading, NotFound } from "../components";
 import { classifySearch } from "../format";
 import { identityHref, organizationHref } from "./IdentityCommon";
+import { storageNodeHref, storageObjectHref } from "./StorageCommon";
 
 type Hit =
   | { __typename: "Block"; height: number }
@@ -11,7 +12,9 @@ type Hit =
   | { __typename: "Output"; id: string }
   | { __typename: "AddressInfo"; address: string }
   | { __typename: "Identity"; name: string }
-  | { __typename: "Organization"; path: string };
+  | { __typename: "Organization"; path: string }
+  | { __typename: "StorageNode"; id: string }
+  | { __typename: "StorageObject"; id: string };
 
 const SEARCH = `query Search($term: String!) {
   search(term: $term) {
@@ -24,6 +27,21 @@ const SEARCH = `query Search($term: String!) {
     ... on Organization { path }
   }
 }`;
+
+// The API's `search` knows chain IDs; a 64-digit ID it does not know may
+// be a storage node's or object's.
+const STORAGE = `query SearchStorage($id: String!) {
+  storageNode(id: $id) { __typename id }
+  storageObject(id: $id) { __typename id }
+}`;
+
+/** `search`, then the storage IDs for an unknown 64-digit ID. */
+async function find(term: string, isId: boolean, signal: AbortSignal): Promise<Hit | null> {
+  const { search } = await query<{ search: Hit | null }>(SEARCH, { term }, signal);
+  if (search || !isId) return search;
+  const storage = await query<{ storageNode: Hit | null; storageObject: Hit | null }>(STORAGE, { id: term }, signal);
+  return storage.storageNode ?? storage.storageObject;
+}
 
 function target(hit: Hit): string {
   switch (hit.__typename) {
@@ -39,6 +57,10 @@ function target(hit: Hit): string {
       return identityHref(hit.name);
     case "Organization":
       return organizationHref(hit.path);
+    case "StorageNode":
+      return storageNodeHref(hit.id);
+    case "StorageObject":
+      return storageObjectHref(hit.id);
   }
 }
 
@@ -51,8 +73,8 @@ export function SearchPage() {
   useEffect(() => {
     if (classified.kind === "invalid") return;
     const controller = new AbortController();
-    query<{ search: Hit | null }>(SEARCH, { term: term.trim() }, controller.signal).then(
-      (data) => setResult({ term, hit: data.search }),
+    find(term.trim(), classified.kind === "id", controller.signal).then(
+      (hit) => setResult({ term, hit }),
       (error: unknown) => {
         if (!controller.signal.aborted) setResult({ term, error });
       },
