@@ -9,16 +9,14 @@
 // (1 MiB, 2+2 on ams-1, fra-1, nyc-1, nyc-2); then fra-2 reports leaving.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { base, closeBrowser, confirmed, graphql, launch, open, seedLines, shot, submit, submitAndConfirm, words } from "./support.mjs";
+import { base, closeBrowser, graphql, launch, open, seedLines, shot, submitAndConfirm, submitWaves, wavesOf, words } from "./support.mjs";
 
 const [transferHex, notaryHex] = seedLines;
 const identitySplit = seedLines.find((line) => line.startsWith("identity-wave-0 "))?.split(" ")[1];
-const waves = new Map();
+const waves = wavesOf("storage");
 const nodes = {};
 const objects = {};
 for (const line of seedLines) {
-  const wave = /^storage-wave-(\d+) ([0-9a-f]+)$/.exec(line);
-  if (wave) waves.set(Number(wave[1]), [...(waves.get(Number(wave[1])) ?? []), wave[2]]);
   const named = /^storage-(node|object) (\S+) ([0-9a-f]{64})$/.exec(line);
   if (named) (named[1] === "node" ? nodes : objects)[named[2]] = named[3];
 }
@@ -32,11 +30,7 @@ before(async () => {
   await submitAndConfirm(transferHex);
   await submitAndConfirm(notaryHex);
   await submitAndConfirm(identitySplit);
-  for (const wave of [...waves.keys()].sort((a, b) => a - b)) {
-    const ids = [];
-    for (const hex of waves.get(wave)) ids.push(await submit(hex));
-    for (const id of ids) await confirmed(id);
-  }
+  await submitWaves(waves);
   // The storage model folds the last block (fra-2 leaving) a moment later.
   for (const deadline = Date.now() + 30_000; ; ) {
     const { storageObject } = await graphql("query($id: String!) { storageObject(id: $id) { health } }", { id: objects.archive });

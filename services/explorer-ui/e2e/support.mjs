@@ -108,3 +108,22 @@ export function words(text) {
 export async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
+
+/** The `<tag>-wave-<n> <hex>` lines of the seed as wave number → transactions. */
+export function wavesOf(tag) {
+  const waves = new Map();
+  for (const line of seedLines) {
+    const match = new RegExp(`^${tag}-wave-(\\d+) ([0-9a-f]+)$`).exec(line);
+    if (match) waves.set(Number(match[1]), [...(waves.get(Number(match[1])) ?? []), match[2]]);
+  }
+  return waves;
+}
+
+/** Submits each wave (in order) and waits until all its transactions are in blocks. */
+export async function submitWaves(waves) {
+  for (const wave of [...waves.keys()].sort((a, b) => a - b)) {
+    const ids = [];
+    for (const hex of waves.get(wave)) ids.push(await submit(hex));
+    for (const id of ids) await confirmed(id);
+  }
+}

@@ -30,7 +30,7 @@ function SearchBox() {
   return (
     <form role="search" className="search" onSubmit={submit}>
       <label htmlFor="search-term" className="visually-hidden">
-        Search by block height, block or transaction ID, output ID, address, identity name, organization path, or storage node or object ID
+        Search by block height, block or transaction ID, output ID, address, storage node or object ID, identity name or organization path
       </label>
       <input
         id="search-term"

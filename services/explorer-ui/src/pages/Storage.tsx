@@ -4,10 +4,10 @@
 // and an object lookup.
 import { useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
-import { HeightLink, Loaded, Time } from "../components";
+import { Loaded } from "../components";
 import { formatBytes, formatRatio } from "../format";
 import { useQuery } from "../hooks";
-import { HealthBadge, NODE_FIELDS, StorageId, storageObjectHref, type StorageNode } from "./StorageCommon";
+import { HealthBadge, LastReport, NODE_FIELDS, StorageId, storageObjectHref, type StorageNode } from "./StorageCommon";
 
 interface Totals {
   nodes: number;
@@ -109,19 +109,7 @@ function NodeTable({ farms }: { farms: Region["datacenters"][number]["farms"] })
               <td>{formatBytes(node.freeBytes)}</td>
               <td>{node.shards}</td>
               <td className="wide">
-                {node.lastReportHeight === null ? (
-                  "none yet"
-                ) : (
-                  <>
-                    block <HeightLink height={node.lastReportHeight} />
-                    {node.lastReportAt !== null && (
-                      <>
-                        {" "}
-                        (<Time unix={node.lastReportAt} />)
-                      </>
-                    )}
-                  </>
-                )}
+                <LastReport node={node} />
               </td>
             </tr>
           )),

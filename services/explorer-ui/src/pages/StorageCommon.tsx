@@ -1,6 +1,6 @@
 // Shared by the storage pages: fields, types, links and small views.
 import { Link } from "react-router-dom";
-import { CopyButton } from "../components";
+import { CopyButton, HeightLink, Time } from "../components";
 import { shortId } from "../format";
 import { useQuery } from "../hooks";
 import { IdentityLink } from "./IdentityCommon";
@@ -101,5 +101,21 @@ export function HexValue({ value, label }: { value: string; label: string }) {
       </span>
       <CopyButton text={value} label={label} />
     </span>
+  );
+}
+
+/** A node's last signed report: its block and time, or “none yet”. */
+export function LastReport({ node }: { node: StorageNode }) {
+  if (node.lastReportHeight === null) return <>none yet</>;
+  return (
+    <>
+      block <HeightLink height={node.lastReportHeight} />
+      {node.lastReportAt !== null && (
+        <>
+          {" "}
+          (<Time unix={node.lastReportAt} />)
+        </>
+      )}
+    </>
   );
 }

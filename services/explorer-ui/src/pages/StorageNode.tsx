@@ -1,11 +1,11 @@
 // `/storage/node/:id`: one storage node — its failure domain, capacity,
 // last signed report and the shards of live objects it holds.
 import { Link, useParams } from "react-router-dom";
-import { Facts, HeightLink, Loaded, Time } from "../components";
+import { Facts, HeightLink, Loaded } from "../components";
 import { formatBytes, groupDigits } from "../format";
 import { useQuery } from "../hooks";
 import { PublicKey } from "./IdentityCommon";
-import { HealthBadge, NODE_FIELDS, OwnerLink, type StorageNode } from "./StorageCommon";
+import { HealthBadge, LastReport, NODE_FIELDS, OwnerLink, type StorageNode } from "./StorageCommon";
 
 const NODE = `query StorageNode($id: String!) { storageNode(id: $id) { ${NODE_FIELDS} } }`;
 
@@ -42,22 +42,7 @@ export function StorageNodePage() {
                   ["Owner", <OwnerLink id={node.owner} />],
                   ["Node key", <PublicKey value={node.nodeKey} />],
                   ["Registered at", <HeightLink height={node.registeredHeight} />],
-                  [
-                    "Last report",
-                    node.lastReportHeight === null ? (
-                      "none yet"
-                    ) : (
-                      <>
-                        block <HeightLink height={node.lastReportHeight} />
-                        {node.lastReportAt !== null && (
-                          <>
-                            {" "}
-                            (<Time unix={node.lastReportAt} />)
-                          </>
-                        )}
-                      </>
-                    ),
-                  ],
+                  ["Last report", <LastReport node={node} />],
                 ]}
               />
             </div>
