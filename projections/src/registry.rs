@@ -16,12 +16,13 @@ pub const MODEL_NAMES: [&str; 5] = ["explorer", "chat", "identity", "storage", "
 
 /// All read models of the network `config` describes.
 pub fn all(config: Arc<ChainConfig>) -> Vec<Arc<dyn ReadModel>> {
+    let compute = Compute::new(config.compute);
     vec![
         Arc::new(Explorer::new(config)),
         Arc::new(Chat),
         Arc::new(Identity::new()),
         Arc::new(Storage),
-        Arc::new(Compute::default()),
+        Arc::new(compute),
     ]
 }
 

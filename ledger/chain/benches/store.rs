@@ -75,13 +75,9 @@ fn redb_run(path: &Path, blocks: &[Block], durability: CommitDurability) -> Run 
         },
     )
     .expect("store opens");
-    let Reopened { mut chain, .. } = Chain::open(
-        config,
-        Arc::new(clock.clone()),
-        store,
-        chain::domains::standard(),
-    )
-    .expect("chain opens");
+    let domains = chain::domains::standard(&config);
+    let Reopened { mut chain, .. } =
+        Chain::open(config, Arc::new(clock.clone()), store, domains).expect("chain opens");
     let size_before = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let written_before = written_bytes();
     let elapsed = apply_all(&mut chain, &clock, blocks);
@@ -149,11 +145,12 @@ fn main() {
 
     let reopen_start = Instant::now();
     let store = RedbStore::open(&durable_path, &config).expect("reopens");
+    let domains = chain::domains::standard(&config);
     let Reopened { chain, .. } = Chain::open(
         config.clone(),
         Arc::new(ManualClock::default()),
         store,
-        chain::domains::standard(),
+        domains,
     )
     .expect("chain reopens");
     let reopen_time = reopen_start.elapsed();

@@ -170,12 +170,8 @@ impl Chain<MemoryStore> {
     /// A chain at genesis in memory, with the standard domain modules
     /// ([`crate::domains::standard`]).
     pub fn in_memory(config: Arc<ChainConfig>, clock: Arc<dyn Clock>) -> Result<Self, ChainError> {
-        Chain::new(
-            config,
-            clock,
-            MemoryStore::new(),
-            crate::domains::standard(),
-        )
+        let domains = crate::domains::standard(&config);
+        Chain::new(config, clock, MemoryStore::new(), domains)
     }
 }
 

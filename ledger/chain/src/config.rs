@@ -22,6 +22,7 @@ use ledger::{
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::domains::compute::ComputeParams;
 use crate::pobs::Target;
 
 /// The devnet configuration shipped with the crate.
@@ -123,6 +124,9 @@ pub struct ChainConfig {
     pub authority_condition: Option<Condition>,
     /// Addresses authorized at genesis.
     pub authorized_addresses: Vec<Address>,
+    /// The compute domain's prices, grace period and silence limit (the
+    /// `[compute]` section; `ComputeParams::default()` where absent).
+    pub compute: ComputeParams,
 }
 
 /// Why a configuration file was refused. `key` is the dotted TOML path.
@@ -158,7 +162,54 @@ struct ConfigFile {
     minting: Option<MintingSection>,
     #[serde(default)]
     authorized_addresses: Option<AuthorizedSection>,
+    #[serde(default)]
+    compute: Option<ComputeSection>,
     genesis: GenesisSection,
+}
+
+/// `[compute]`: every key optional, `ComputeParams::default()` otherwise.
+/// Prices are base units per block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComputeSection {
+    silent_after_blocks: Option<u64>,
+    grace_blocks: Option<u64>,
+    bill_interval_blocks: Option<u64>,
+    price_per_core: Option<u128>,
+    price_per_memory_gib: Option<u128>,
+    price_per_disk_gib: Option<u128>,
+}
+
+impl ComputeSection {
+    fn to_params(&self) -> Result<ComputeParams, ConfigError> {
+        let defaults = ComputeParams::default();
+        let params = ComputeParams {
+            silent_after_blocks: self
+                .silent_after_blocks
+                .unwrap_or(defaults.silent_after_blocks),
+            grace_blocks: self.grace_blocks.unwrap_or(defaults.grace_blocks),
+            bill_interval_blocks: self
+                .bill_interval_blocks
+                .unwrap_or(defaults.bill_interval_blocks),
+            price_per_core: self.price_per_core.unwrap_or(defaults.price_per_core),
+            price_per_memory_gib: self
+                .price_per_memory_gib
+                .unwrap_or(defaults.price_per_memory_gib),
+            price_per_disk_gib: self
+                .price_per_disk_gib
+                .unwrap_or(defaults.price_per_disk_gib),
+        };
+        for (key, value) in [
+            ("compute.silent_after_blocks", params.silent_after_blocks),
+            ("compute.grace_blocks", params.grace_blocks),
+            ("compute.bill_interval_blocks", params.bill_interval_blocks),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(params)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -623,7 +674,18 @@ fn build(file: ConfigFile) -> Result<ChainConfig, ConfigError> {
         authority_condition: &authority_condition,
         authorized_addresses: &authorized_addresses,
     };
-    let rules_hash = tagged_hash(HashTag::ChainId, &codec::encode(&rules));
+    let mut committed = codec::encode(&rules);
+    // A `[compute]` section is committed too; networks without one keep
+    // the chain ID they had before the section existed.
+    let compute = match &file.compute {
+        Some(section) => {
+            let compute = section.to_params()?;
+            committed.extend_from_slice(&codec::encode(&compute));
+            compute
+        }
+        None => ComputeParams::default(),
+    };
+    let rules_hash = tagged_hash(HashTag::ChainId, &committed);
     genesis_tx.arbitrary_data = network.name.as_bytes().to_vec();
     genesis_tx.arbitrary_data.push(0);
     genesis_tx
@@ -647,6 +709,7 @@ fn build(file: ConfigFile) -> Result<ChainConfig, ConfigError> {
         mint_condition,
         authority_condition,
         authorized_addresses,
+        compute,
     })
 }
 
@@ -702,6 +765,43 @@ mod tests {
         let slower = DEVNET_TOML.replace("maturity_delay = 10", "maturity_delay = 11");
         let changed = ChainConfig::from_toml(&slower).expect("valid");
         assert_ne!(changed.genesis_id, base);
+    }
+
+    #[test]
+    fn a_compute_section_sets_the_compute_params_and_the_chain_id() {
+        let base = ChainConfig::devnet().expect("devnet");
+        assert_eq!(base.compute, ComputeParams::default());
+        let short =
+            format!("{DEVNET_TOML}\n[compute]\ngrace_blocks = 5\nbill_interval_blocks = 3\n");
+        let changed = ChainConfig::from_toml(&short).expect("valid");
+        assert_eq!(
+            changed.compute,
+            ComputeParams {
+                grace_blocks: 5,
+                bill_interval_blocks: 3,
+                ..ComputeParams::default()
+            }
+        );
+        assert_ne!(changed.genesis_id, base.genesis_id);
+        let other = ChainConfig::from_toml(&short.replace("= 5", "= 6")).expect("valid");
+        assert_ne!(other.genesis_id, changed.genesis_id);
+        for bad in [
+            "grace_blocks = 0",
+            "silent_after_blocks = 0",
+            "bill_interval_blocks = 0",
+        ] {
+            let text = format!("{DEVNET_TOML}\n[compute]\n{bad}\n");
+            let message = ChainConfig::from_toml(&text).expect_err(bad).to_string();
+            let key = bad.split(' ').next().expect("a key");
+            assert!(message.contains(&format!("compute.{key}")), "{message}");
+        }
+        let unknown = format!("{DEVNET_TOML}\n[compute]\nfree_lunch = 1\n");
+        assert!(
+            ChainConfig::from_toml(&unknown)
+                .expect_err("unknown key")
+                .to_string()
+                .contains("free_lunch")
+        );
     }
 
     fn error_for(from: &str, to: &str) -> String {

@@ -39,12 +39,8 @@ fn clock_for(config: &chain::ChainConfig) -> ManualClock {
 fn open(path: &Path, clock: &ManualClock) -> Result<Reopened, OpenError> {
     let config = workload_config(GENESIS_OUTPUTS);
     let store = RedbStore::open(path, &config)?;
-    Chain::open(
-        config,
-        Arc::new(clock.clone()),
-        store,
-        chain::domains::standard(),
-    )
+    let domains = chain::domains::standard(&config);
+    Chain::open(config, Arc::new(clock.clone()), store, domains)
 }
 
 /// Accepts a block with the clock moved up to its timestamp.

@@ -1024,14 +1024,10 @@ fn a_reopened_store_replays_the_identity_domain() {
     let clock = Arc::new(ids.net.clock.clone());
     let commitment_before = {
         let store = RedbStore::open(&path, &config).unwrap();
-        let mut stored = Chain::open(
-            config.clone(),
-            clock.clone(),
-            store,
-            chain::domains::standard(),
-        )
-        .unwrap()
-        .chain;
+        let domains = chain::domains::standard(&config);
+        let mut stored = Chain::open(config.clone(), clock.clone(), store, domains)
+            .unwrap()
+            .chain;
         for height in 1..=ids.net.chain.height().0 {
             let id = ids
                 .net
@@ -1049,9 +1045,8 @@ fn a_reopened_store_replays_the_identity_domain() {
         stored.state().commitment()
     };
     let store = RedbStore::open(&path, &config).unwrap();
-    let reopened = Chain::open(config, clock, store, chain::domains::standard())
-        .unwrap()
-        .chain;
+    let domains = chain::domains::standard(&config);
+    let reopened = Chain::open(config, clock, store, domains).unwrap().chain;
     assert_eq!(reopened.state().commitment(), commitment_before);
     let state = identity_state(&reopened);
     assert_eq!(

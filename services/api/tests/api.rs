@@ -192,13 +192,8 @@ async fn start_node(
     let config = net.chain.config().clone();
     {
         let store = RedbStore::open(dir.join("chain.redb"), &config).unwrap();
-        let mut chain = Chain::new(
-            config,
-            Arc::new(SystemClock),
-            store,
-            chain::domains::standard(),
-        )
-        .unwrap();
+        let domains = chain::domains::standard(&config);
+        let mut chain = Chain::new(config, Arc::new(SystemClock), store, domains).unwrap();
         for height in 1..=net.chain.height().0 {
             let id = net.chain.main_chain_id(BlockHeight(height)).unwrap();
             chain

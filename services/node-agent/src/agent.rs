@@ -1,8 +1,10 @@
 //! The agent's run loop: follow the ledger stream into a [`NodeView`],
 //! reconcile the node's workloads every tick, and submit what the chain
 //! should learn — a report (uptime, power, changed workload states) when
-//! states change or the report interval passes, and a `Heal` for another
-//! node that has gone silent while hosting workloads.
+//! states change or the report interval passes, a `Heal` for another
+//! node that has gone silent while hosting workloads, and a `Bill` for the
+//! deployments this node bills (every `bill_interval_blocks`, and once the
+//! grace period of an unpaid one is over, which stops it).
 //!
 //! Every transaction is paid by the node key from outputs the view saw;
 //! an output spent by a submitted transaction is not used again until the
@@ -14,9 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
+use chain::domains::compute::ComputeParams;
 use chain::stream::{self, BlockMessage};
 use futures::StreamExt;
-use ledger::payload::compute::{ComputeAction, NodeId, Power, WorkloadReport, WorkloadState};
+use ledger::payload::compute::{
+    ComputeAction, DeploymentId, NodeId, Power, WorkloadReport, WorkloadState,
+};
 use ledger::{BlockHeight, CoinOutputId, NetworkParams, SecretKey, Transaction};
 use service::{Health, Metrics, Observable};
 use tokio_util::sync::CancellationToken;
@@ -36,8 +41,10 @@ pub struct AgentConfig {
     pub tick: Duration,
     /// Report at least this often, changed or not (uptime).
     pub report_interval: Duration,
-    /// Heal another node once it has been silent this many blocks.
-    pub silent_after_blocks: u64,
+    /// The network's compute constants: heal another node once it has
+    /// been silent `silent_after_blocks`; bill hosted deployments every
+    /// `bill_interval_blocks` and after `grace_blocks` of grace.
+    pub compute: ComputeParams,
 }
 
 /// What `/healthz` and `/metrics` show.
@@ -47,6 +54,7 @@ pub struct AgentStatus {
     pub reports_accepted: AtomicU64,
     pub reports_refused: AtomicU64,
     pub heals_submitted: AtomicU64,
+    pub bills_submitted: AtomicU64,
     pub restarts: AtomicU64,
 }
 
@@ -125,6 +133,11 @@ impl Observable for AgentStatus {
                 &self.heals_submitted,
             ),
             (
+                "node_agent_bills_submitted_total",
+                "Bill transactions submitted for deployments this node bills.",
+                &self.bills_submitted,
+            ),
+            (
                 "node_agent_restarts_total",
                 "Workload restarts after crashes or failed starts.",
                 &self.restarts,
@@ -166,19 +179,29 @@ pub async fn run(
     let mut spent: BTreeMap<CoinOutputId, Instant> = BTreeMap::new();
     let mut last_report: Option<Instant> = None;
     let mut healed: BTreeMap<NodeId, BlockHeight> = BTreeMap::new();
+    let mut billed: BTreeMap<DeploymentId, BlockHeight> = BTreeMap::new();
     let mut ticker = tokio::time::interval(config.tick);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        let (desired, registered, coins, height, silent) = {
+        let (desired, registered, coins, height, silent, bills) = {
             let view = view
                 .lock()
                 .map_err(|_| anyhow::anyhow!("view lock poisoned"))?;
             let height = view.height();
             let silent = height
-                .map(|h| view.silent_nodes(h, config.silent_after_blocks))
+                .map(|h| view.silent_nodes(h, config.compute.silent_after_blocks))
+                .unwrap_or_default();
+            let bills = height
+                .map(|h| {
+                    view.bills_due(
+                        h,
+                        config.compute.bill_interval_blocks,
+                        config.compute.grace_blocks,
+                    )
+                })
                 .unwrap_or_default();
             (
                 view.desired().clone(),
@@ -186,6 +209,7 @@ pub async fn run(
                 view.coins().clone(),
                 height,
                 silent,
+                bills,
             )
         };
         for change in reconciler.reconcile(&desired, Instant::now()) {
@@ -244,13 +268,30 @@ pub async fn run(
             }
         }
         if let Some(height) = height {
-            for silent_node in silent {
-                let recently = healed
-                    .get(&silent_node)
-                    .is_some_and(|at| height.0.saturating_sub(at.0) < config.silent_after_blocks);
-                if recently {
-                    continue;
+            // Each at most once per window: a heal per silence limit, a
+            // bill per 3 blocks (it lands in a block or two; then the view
+            // shows it).
+            let mut chores: Vec<(ComputeAction, &AtomicU64)> = Vec::new();
+            for node in silent {
+                let silent_after = config.compute.silent_after_blocks;
+                if healed
+                    .get(&node)
+                    .is_none_or(|at| height.0.saturating_sub(at.0) >= silent_after)
+                {
+                    healed.insert(node, height);
+                    chores.push((ComputeAction::Heal { node }, &status.heals_submitted));
                 }
+            }
+            for deployment in bills {
+                if billed
+                    .get(&deployment)
+                    .is_none_or(|at| height.0.saturating_sub(at.0) >= 3)
+                {
+                    billed.insert(deployment, height);
+                    chores.push((ComputeAction::Bill { deployment }, &status.bills_submitted));
+                }
+            }
+            for (action, counter) in chores {
                 let Some(input) = coins
                     .iter()
                     .find(|(id, _)| !spent.contains_key(*id))
@@ -258,15 +299,14 @@ pub async fn run(
                 else {
                     break;
                 };
-                healed.insert(silent_node, height);
-                let action = ComputeAction::Heal { node: silent_node };
+                let what = format!("{action:?}");
                 match build_and_submit(&client, &config, action, false, &key, input).await {
                     Ok(()) => {
                         spent.insert(input.0, Instant::now());
-                        status.heals_submitted.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(node = %silent_node, "submitted heal of a silent node");
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(action = %what, "submitted");
                     }
-                    Err(error) => tracing::info!(node = %silent_node, %error, "heal not accepted"),
+                    Err(error) => tracing::info!(action = %what, %error, "not accepted"),
                 }
             }
         }

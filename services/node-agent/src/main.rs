@@ -176,8 +176,11 @@ async fn main() -> anyhow::Result<()> {
                 nats_url,
                 tick: Duration::from_millis((*tick_ms).max(50)),
                 report_interval: Duration::from_secs((*report_secs).max(1)),
-                silent_after_blocks: silent_after_blocks
-                    .unwrap_or(ComputeParams::default().silent_after_blocks),
+                compute: ComputeParams {
+                    silent_after_blocks: silent_after_blocks
+                        .unwrap_or(config.compute.silent_after_blocks),
+                    ..config.compute
+                },
             };
             let reconciler = Reconciler::new(driver, RestartPolicy::default());
             let result = agent::run(agent_config, key, reconciler, status, shutdown.clone()).await;

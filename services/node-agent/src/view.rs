@@ -1,7 +1,8 @@
 //! What the agent knows of the chain, folded from the ledger stream: the
 //! workloads placed on its node (the desired state), whether the node is
-//! registered, and the coin outputs its node key can spend (to pay report
-//! fees).
+//! registered, the coin outputs its node key can spend (to pay report
+//! fees) and the billing state of every deployment (to bill those it
+//! hosts).
 //!
 //! Applied blocks are folded forwards and remember what they replaced;
 //! reverted blocks restore exactly that (the stream sends a revert before
@@ -13,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chain::domains::compute::{self, ComputeEvent};
 use chain::events::{Direction, EventBody, LedgerEvent};
 use chain::stream::{BlockMessage, BlockMessageKind};
-use ledger::payload::compute::{NodeId, WorkloadSpec};
+use ledger::payload::compute::{DeploymentId, NodeId, WorkloadSpec};
 use ledger::{Address, BlockHeight, BlockId, CoinOutputId, Currency};
 
 use crate::driver::WorkloadKey;
@@ -26,6 +27,34 @@ enum Undo {
     Registered(bool),
     LastReport(NodeId, Option<BlockHeight>),
     Hosted(NodeId, WorkloadKey, bool),
+    Billing(DeploymentId, Option<Billing>),
+}
+
+/// A deployment's billing state as the chain's events tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Billing {
+    pub price_per_block: Currency,
+    pub balance: Currency,
+    /// Billed up to (excluding) this height.
+    pub billed_to: BlockHeight,
+    /// Unpaid since this height.
+    pub grace_since: Option<BlockHeight>,
+}
+
+impl Billing {
+    /// Whether a `Bill` at `height` does something: `interval` blocks
+    /// since the last bill when paid up; in grace once the grace period
+    /// is over (the chain then stops the deployment) or when a top-up
+    /// covers a block again.
+    pub fn due(&self, height: BlockHeight, interval: u64, grace_blocks: u64) -> bool {
+        match self.grace_since {
+            Some(since) => {
+                height.0.saturating_sub(since.0) >= grace_blocks
+                    || (!self.price_per_block.is_zero() && self.balance >= self.price_per_block)
+            }
+            None => height.0.saturating_sub(self.billed_to.0) >= interval,
+        }
+    }
 }
 
 /// The agent's view of its node on chain.
@@ -42,6 +71,8 @@ pub struct NodeView {
     last_reports: BTreeMap<NodeId, BlockHeight>,
     /// The workloads placed on every node.
     hosted: BTreeMap<NodeId, BTreeSet<WorkloadKey>>,
+    /// Every active deployment's billing state.
+    billing: BTreeMap<DeploymentId, Billing>,
 }
 
 impl NodeView {
@@ -57,6 +88,7 @@ impl NodeView {
             height: None,
             last_reports: BTreeMap::new(),
             hosted: BTreeMap::new(),
+            billing: BTreeMap::new(),
         }
     }
 
@@ -95,6 +127,41 @@ impl NodeView {
                     .is_some_and(|last| height.0.saturating_sub(last.0) > limit)
             })
             .map(|(node, _)| *node)
+            .collect()
+    }
+
+    /// A deployment's billing state (`None` once it ended).
+    pub fn billing(&self, deployment: &DeploymentId) -> Option<&Billing> {
+        self.billing.get(deployment)
+    }
+
+    /// The deployments this node bills at `height`: those whose first
+    /// workload (by name) is placed here — one biller per deployment, so
+    /// agents do not race — and whose bill is [`Billing::due`].
+    pub fn bills_due(
+        &self,
+        height: BlockHeight,
+        interval: u64,
+        grace_blocks: u64,
+    ) -> Vec<DeploymentId> {
+        let mut first: BTreeMap<DeploymentId, (&WorkloadKey, NodeId)> = BTreeMap::new();
+        for (node, keys) in &self.hosted {
+            for key in keys {
+                let entry = first.entry(key.deployment).or_insert((key, *node));
+                if key.name < entry.0.name {
+                    *entry = (key, *node);
+                }
+            }
+        }
+        first
+            .into_iter()
+            .filter(|(_, (_, node))| *node == self.node)
+            .filter(|(deployment, _)| {
+                self.billing
+                    .get(deployment)
+                    .is_some_and(|billing| billing.due(height, interval, grace_blocks))
+            })
+            .map(|(deployment, _)| deployment)
             .collect()
     }
 
@@ -154,6 +221,38 @@ impl NodeView {
                     keys.remove(&key);
                 }
             }
+            Undo::Billing(deployment, Some(billing)) => {
+                self.billing.insert(deployment, billing);
+            }
+            Undo::Billing(deployment, None) => {
+                self.billing.remove(&deployment);
+            }
+        }
+    }
+
+    fn set_billing(
+        &mut self,
+        deployment: DeploymentId,
+        billing: Option<Billing>,
+        undo: &mut Vec<Undo>,
+    ) {
+        let before = match billing {
+            Some(billing) => self.billing.insert(deployment, billing),
+            None => self.billing.remove(&deployment),
+        };
+        undo.push(Undo::Billing(deployment, before));
+    }
+
+    /// Changes a known deployment's billing state.
+    fn update_billing(
+        &mut self,
+        deployment: DeploymentId,
+        change: impl FnOnce(&mut Billing),
+        undo: &mut Vec<Undo>,
+    ) {
+        if let Some(mut billing) = self.billing.get(&deployment).copied() {
+            change(&mut billing);
+            self.set_billing(deployment, Some(billing), undo);
         }
     }
 
@@ -253,6 +352,56 @@ impl NodeView {
                 if node == self.node {
                     self.set_workload(key, None, undo);
                 }
+            }
+            ComputeEvent::DeploymentCreated {
+                deployment,
+                price_per_block,
+                balance,
+                ..
+            } => self.set_billing(
+                deployment,
+                Some(Billing {
+                    price_per_block,
+                    balance,
+                    billed_to: height,
+                    grace_since: None,
+                }),
+                undo,
+            ),
+            ComputeEvent::DeploymentUpdated {
+                deployment,
+                price_per_block,
+            } => self.update_billing(
+                deployment,
+                |billing| billing.price_per_block = price_per_block,
+                undo,
+            ),
+            ComputeEvent::DeploymentToppedUp {
+                deployment,
+                balance,
+                ..
+            } => self.update_billing(deployment, |billing| billing.balance = balance, undo),
+            ComputeEvent::DeploymentBilled {
+                deployment,
+                to,
+                balance,
+                ..
+            } => self.update_billing(
+                deployment,
+                |billing| {
+                    billing.billed_to = to;
+                    billing.balance = balance;
+                },
+                undo,
+            ),
+            ComputeEvent::GraceStarted { deployment, at } => {
+                self.update_billing(deployment, |billing| billing.grace_since = Some(at), undo)
+            }
+            ComputeEvent::GraceEnded { deployment } => {
+                self.update_billing(deployment, |billing| billing.grace_since = None, undo)
+            }
+            ComputeEvent::DeploymentCanceled { deployment, .. } => {
+                self.set_billing(deployment, None, undo)
             }
             _ => {}
         }

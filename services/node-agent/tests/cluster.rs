@@ -5,7 +5,10 @@
 //! running; applying it again plans nothing; a new size replaces only
 //! that VM; killing one agent gets its VMs rescheduled onto the other
 //! node once the first is silent; destroying the deployment stops every
-//! VM and frees the capacity.
+//! VM and frees the capacity. A deployment whose deposit runs out is
+//! billed by the agent, goes into grace and is stopped by the chain once
+//! the grace period is over; the agent stops its process and the read
+//! model shows why.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -78,7 +81,11 @@ fn key(byte: u8) -> SecretKey {
 
 impl Cluster {
     async fn start() -> Cluster {
-        let devnet = Devnet::start().await.unwrap();
+        Cluster::start_with(testkit::DevnetOptions::default()).await
+    }
+
+    async fn start_with(options: testkit::DevnetOptions) -> Cluster {
+        let devnet = Devnet::start_with(options).await.unwrap();
         let nats_url = devenv::Settings::load().unwrap().nats_url;
         let nats = async_nats::connect(&nats_url).await.unwrap();
         let params = devnet.config.params.clone();
@@ -304,8 +311,7 @@ impl Cluster {
             nats_url: devenv::Settings::load().unwrap().nats_url,
             tick: Duration::from_millis(200),
             report_interval: Duration::from_secs(3),
-            silent_after_blocks: chain::domains::compute::ComputeParams::default()
-                .silent_after_blocks,
+            compute: self.devnet.config.compute,
         };
         let driver = ProcessDriver::new(directory.to_path_buf(), BTreeMap::new());
         let reconciler = Reconciler::new(Arc::new(driver), RestartPolicy::default());
@@ -623,6 +629,209 @@ async fn two_agents_run_heal_and_destroy_a_blueprint() {
 
     stop_b.cancel();
     agent_b.await.unwrap().unwrap();
+    cluster.shutdown.cancel();
+    cluster.devnet.shutdown().await.unwrap();
+}
+
+/// Registers `farmer` with one node (key `node_key`, 4 cores, 1 GiB,
+/// 20 GiB) and waits for the registration.
+async fn register_node(
+    cluster: &mut Cluster,
+    farmer: IdentityId,
+    farmer_key: &SecretKey,
+    node_key: &SecretKey,
+) {
+    let public = node_key.public_key();
+    cluster
+        .compute(
+            |_| ComputeAction::RegisterNode {
+                owner: farmer,
+                node_key: public,
+                farm: Name::new("farm-a").unwrap(),
+                location: Location::new("be", "ghent").unwrap(),
+                capacity: Resources::new(4, 1024, 20),
+            },
+            Some(farmer_key),
+            Some(node_key),
+            None,
+        )
+        .await;
+    let node = NodeId::for_key(&public);
+    cluster
+        .wait_for("the node registered", Duration::from_secs(30), |events| {
+            events
+                .iter()
+                .any(|e| matches!(e, ComputeEvent::NodeRegistered { node: n, .. } if *n == node))
+        })
+        .await;
+}
+
+/// Processes whose environment names `deployment` (its workloads).
+fn workload_processes(deployment: DeploymentId) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("environ")).ok())
+        .filter(|environ| environ.contains(&format!("BSC_DEPLOYMENT={deployment}")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deployment_out_of_funds_is_stopped_after_its_grace_period() {
+    // Short billing on this devnet: a bill every 3 blocks, 5 blocks of grace.
+    let compute = chain::domains::compute::ComputeParams {
+        grace_blocks: 5,
+        bill_interval_blocks: 3,
+        ..chain::domains::compute::ComputeParams::default()
+    };
+    let mut cluster = Cluster::start_with(testkit::DevnetOptions {
+        compute: Some(compute),
+        ..testkit::DevnetOptions::default()
+    })
+    .await;
+    assert_eq!(cluster.devnet.config.compute, compute);
+    let node_key = key(0xc0);
+    let (alice_key, farmer_key) = (key(0x11), key(0x22));
+    cluster.fund(&[&node_key]).await;
+    let alice = cluster.register_identity("alice", &alice_key).await;
+    let farmer = cluster.register_identity("farmer", &farmer_key).await;
+    register_node(&mut cluster, farmer, &farmer_key, &node_key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (stop, agent) = cluster.start_agent(&node_key, dir.path());
+
+    // One small VM with a deposit for 8 blocks: two full bills, then a
+    // short one that starts the grace period.
+    let spec = blueprint::parse(
+        "name: brief\nvms:\n  - name: web\n    cores: 1\n    memory_mib: 64\n    disk_gib: 1\n    image: alpine\n",
+    )
+    .unwrap();
+    let price = compute.price_per_block(&spec).unwrap();
+    let deposit = Currency(price.0 * 8);
+    let created = cluster
+        .compute(
+            |deposit| ComputeAction::CreateDeployment {
+                owner: alice,
+                spec,
+                deposit,
+            },
+            Some(&alice_key),
+            None,
+            Some(deposit),
+        )
+        .await;
+    let deployment = DeploymentId::for_creation(&created);
+    cluster
+        .wait_for("the VM running", Duration::from_secs(30), |events| {
+            all_running_where_placed(events, deployment, 1)
+        })
+        .await;
+    assert_eq!(workload_processes(deployment), 1, "the VM's process runs");
+
+    cluster
+        .wait_for(
+            "the deployment canceled out of funds",
+            Duration::from_secs(60),
+            |events| {
+                events.iter().any(|e| {
+                    matches!(e, ComputeEvent::DeploymentCanceled { deployment: d, cause: chain::domains::compute::CancelCause::OutOfFunds } if *d == deployment)
+                })
+            },
+        )
+        .await;
+    // The chain's story: bills while funded, grace, then the cancel.
+    let (bills, grace_at) = {
+        let events = cluster.events.lock().unwrap();
+        let bills: Vec<(u64, u64, u128, u128)> = events
+            .iter()
+            .filter_map(|event| match event {
+                ComputeEvent::DeploymentBilled {
+                    deployment: d,
+                    amount,
+                    from,
+                    to,
+                    balance,
+                } if *d == deployment => Some((from.0, to.0, amount.0, balance.0)),
+                _ => None,
+            })
+            .collect();
+        let grace_at = events.iter().find_map(|event| match event {
+            ComputeEvent::GraceStarted { deployment: d, at } if *d == deployment => Some(at.0),
+            _ => None,
+        });
+        (bills, grace_at)
+    };
+    assert!(bills.len() >= 2, "billed more than once: {bills:?}");
+    let drawn: u128 = bills.iter().map(|(_, _, amount, _)| amount).sum();
+    assert_eq!(drawn, deposit.0, "the whole deposit was drawn: {bills:?}");
+    for (from, to, amount, _) in &bills {
+        assert_eq!(*amount, price.0 * u128::from(to - from), "{bills:?}");
+    }
+    assert_eq!(bills.last().unwrap().3, 0, "nothing left: {bills:?}");
+    let grace_at = grace_at.expect("a grace period started");
+
+    // The agent stops the VM and reports it deleted.
+    cluster
+        .wait_for(
+            "the VM reported deleted",
+            Duration::from_secs(30),
+            |events| {
+                placements(events, deployment).is_empty()
+                    && reported(events, deployment)
+                        .values()
+                        .all(|(_, state)| *state == WorkloadState::Deleted)
+            },
+        )
+        .await;
+    assert_eq!(
+        workload_processes(deployment),
+        0,
+        "no workload process is left"
+    );
+
+    // The read model: canceled out of funds, with the billing history.
+    let query = "query($id: String!) { deployment(id: $id) { status cancelCause canceledHeight
+        graceSince balance billing { height kind amount fromHeight toHeight balance }
+        workloads { name desiredState reportedState } } }";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let found = loop {
+        let data = cluster
+            .devnet
+            .query(query, serde_json::json!({ "id": deployment.to_string() }))
+            .await
+            .unwrap();
+        let found = data["deployment"].clone();
+        if found["status"] == "canceled" && found["workloads"][0]["reportedState"] == "deleted" {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "read model: {found}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    println!("read model: {found:#}");
+    assert_eq!(found["cancelCause"], "out_of_funds");
+    assert_eq!(found["graceSince"], grace_at);
+    let canceled = found["canceledHeight"].as_u64().unwrap();
+    assert!(
+        canceled >= grace_at + compute.grace_blocks,
+        "canceled at {canceled}, grace from {grace_at}"
+    );
+    let kinds: Vec<&str> = found["billing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["kind"].as_str().unwrap())
+        .collect();
+    let mut expected = vec!["deposit"];
+    expected.extend(std::iter::repeat_n("billed", bills.len()));
+    expected.extend(["grace_started", "out_of_funds"]);
+    assert_eq!(kinds, expected);
+    assert_eq!(found["workloads"][0]["desiredState"], "deleted");
+    println!(
+        "bills {bills:?}; grace from height {grace_at}; canceled at {canceled} (grace {} blocks)",
+        compute.grace_blocks
+    );
+
+    stop.cancel();
+    agent.await.unwrap().unwrap();
     cluster.shutdown.cancel();
     cluster.devnet.shutdown().await.unwrap();
 }

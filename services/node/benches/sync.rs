@@ -76,7 +76,13 @@ fn main() {
     let a_data = dir.path().join("a/data");
     std::fs::create_dir_all(&a_data).unwrap();
     let store = RedbStore::open(a_data.join("chain.redb"), &config).unwrap();
-    let mut chain = Chain::new(config.clone(), clock, store, chain::domains::standard()).unwrap();
+    let mut chain = Chain::new(
+        config.clone(),
+        clock,
+        store,
+        chain::domains::standard(&config),
+    )
+    .unwrap();
     let started = Instant::now();
     for block in chain_blocks {
         chain.accept_block(block).unwrap();

@@ -65,13 +65,14 @@ pub fn open_chain(
             path: path.display().to_string(),
             source,
         })?;
-    let reopened =
-        Chain::open(config, clock, store, chain::domains::standard()).map_err(|source| {
-            StoreOpenError::Reopen {
-                path: path.display().to_string(),
-                source: Box::new(source),
-            }
-        })?;
+    let reopened = {
+        let domains = chain::domains::standard(&config);
+        Chain::open(config, clock, store, domains)
+    }
+    .map_err(|source| StoreOpenError::Reopen {
+        path: path.display().to_string(),
+        source: Box::new(source),
+    })?;
     Ok((reopened.chain, reopened.update))
 }
 

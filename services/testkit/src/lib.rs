@@ -72,6 +72,9 @@ pub struct DevnetOptions {
     /// holds more than one output: the block creator stakes with an output
     /// the pooled transaction does not spend.
     pub genesis_stake_outputs: u64,
+    /// A `[compute]` section (prices, grace, billing interval, silence
+    /// limit); `None` keeps the shipped devnet's (the defaults).
+    pub compute: Option<chain::domains::compute::ComputeParams>,
 }
 
 impl Default for DevnetOptions {
@@ -81,6 +84,7 @@ impl Default for DevnetOptions {
             blockstake_aging: 2,
             maturity_delay: 10,
             genesis_stake_outputs: 1,
+            compute: None,
         }
     }
 }
@@ -136,6 +140,18 @@ pub fn devnet_config_text(name: &str, options: &DevnetOptions) -> anyhow::Result
         };
         text.push_str(&replaced);
         text.push('\n');
+    }
+    if let Some(compute) = &options.compute {
+        text.push_str(&format!(
+            "\n[compute]\nsilent_after_blocks = {}\ngrace_blocks = {}\nbill_interval_blocks = {}\n\
+             price_per_core = {}\nprice_per_memory_gib = {}\nprice_per_disk_gib = {}\n",
+            compute.silent_after_blocks,
+            compute.grace_blocks,
+            compute.bill_interval_blocks,
+            compute.price_per_core,
+            compute.price_per_memory_gib,
+            compute.price_per_disk_gib,
+        ));
     }
     Ok(text)
 }

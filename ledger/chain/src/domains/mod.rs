@@ -25,11 +25,11 @@ pub mod storage;
 use crate::state::DomainState;
 
 /// The domain modules of every network, in their fixed order.
-pub fn standard() -> Vec<Box<dyn DomainState>> {
+pub fn standard(config: &crate::ChainConfig) -> Vec<Box<dyn DomainState>> {
     vec![
         Box::new(identity::IdentityState::default()),
         Box::new(storage::StorageState::default()),
-        Box::new(compute::ComputeState::default()),
+        Box::new(compute::ComputeState::new(config.compute)),
         Box::new(chat::ChatState::default()),
     ]
 }
@@ -40,7 +40,11 @@ mod tests {
 
     #[test]
     fn standard_order_is_fixed() {
-        let names: Vec<&str> = standard().iter().map(|domain| domain.name()).collect();
+        let config = crate::ChainConfig::devnet().expect("devnet config");
+        let names: Vec<&str> = standard(&config)
+            .iter()
+            .map(|domain| domain.name())
+            .collect();
         assert_eq!(names, ["identity", "storage", "compute", "chat"]);
     }
 }

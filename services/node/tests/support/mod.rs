@@ -425,7 +425,13 @@ pub fn preload(
     let clock = Arc::new(ManualClock::new(Timestamp(
         GENESIS_TIMESTAMP + offset + blocks + 10,
     )));
-    let mut chain = Chain::new(config.clone(), clock, store, chain::domains::standard()).unwrap();
+    let mut chain = Chain::new(
+        config.clone(),
+        clock,
+        store,
+        chain::domains::standard(&config),
+    )
+    .unwrap();
     let mut spendable: VecDeque<_> = owner_outputs(&chain).into();
     let staker = key(STAKER);
     let mut next = Timestamp(GENESIS_TIMESTAMP + offset + 1);

@@ -476,6 +476,12 @@ pub fn prepare(
                     deployment: *deployment,
                 });
             }
+            // The blocks so far are paid at the old price.
+            let old_price = state
+                .params
+                .price_per_block(&record.spec)
+                .ok_or(ComputeRuleError::PriceOverflow)?;
+            draw(&mut draft, *deployment, &mut record, old_price, height)?;
             let price = state
                 .params
                 .price_per_block(spec)
@@ -751,11 +757,33 @@ fn bill(draft: &mut Draft<'_>, deployment: DeploymentId, height: BlockHeight) ->
     {
         return end_deployment(draft, deployment, record, CancelCause::OutOfFunds);
     }
-    if due.is_zero() {
+    if due.is_zero() || !draw(draft, deployment, &mut record, price, height)? {
         return Err(ComputeRuleError::NothingToBill { deployment, height });
     }
+    draft.set_deployment(deployment, Some(record));
+    Ok(())
+}
+
+/// Draws `price` per block from `record.billed_to` up to `height`: all of
+/// it when the balance covers it (ending a grace period), otherwise the
+/// whole blocks the balance covers, starting the grace period if it has
+/// not started. Returns whether anything changed (events emitted).
+fn draw(
+    draft: &mut Draft<'_>,
+    deployment: DeploymentId,
+    record: &mut DeploymentRecord,
+    price: Currency,
+    height: BlockHeight,
+) -> RuleResult<bool> {
+    let blocks = height.0.saturating_sub(record.billed_to.0);
+    let due = price
+        .checked_mul(u128::from(blocks))
+        .ok_or(ComputeRuleError::PriceOverflow)?;
     let from = record.billed_to;
     if record.balance >= due {
+        if due.is_zero() {
+            return Ok(false);
+        }
         record.balance = record.balance.checked_sub(due).unwrap_or_default();
         record.billed_to = height;
         draft.event(ComputeEvent::DeploymentBilled {
@@ -769,39 +797,37 @@ fn bill(draft: &mut Draft<'_>, deployment: DeploymentId, height: BlockHeight) ->
             record.billing = BillingState::Paid;
             draft.event(ComputeEvent::GraceEnded { deployment });
         }
-    } else {
-        // Draw whole blocks the balance covers, then wait in grace.
-        let covered = if price.is_zero() {
-            0
-        } else {
-            u64::try_from(record.balance.0 / price.0).unwrap_or(u64::MAX)
-        };
-        let amount = price
-            .checked_mul(u128::from(covered))
-            .ok_or(ComputeRuleError::PriceOverflow)?;
-        if covered > 0 {
-            record.balance = record.balance.checked_sub(amount).unwrap_or_default();
-            record.billed_to = BlockHeight(from.0 + covered);
-            draft.event(ComputeEvent::DeploymentBilled {
-                deployment,
-                amount,
-                from,
-                to: record.billed_to,
-                balance: record.balance,
-            });
-        }
-        if record.billing == BillingState::Paid {
-            record.billing = BillingState::Grace { since: height };
-            draft.event(ComputeEvent::GraceStarted {
-                deployment,
-                at: height,
-            });
-        } else if covered == 0 {
-            return Err(ComputeRuleError::NothingToBill { deployment, height });
-        }
+        return Ok(true);
     }
-    draft.set_deployment(deployment, Some(record));
-    Ok(())
+    // Draw whole blocks the balance covers, then wait in grace.
+    let covered = if price.is_zero() {
+        0
+    } else {
+        u64::try_from(record.balance.0 / price.0).unwrap_or(u64::MAX)
+    };
+    let amount = price
+        .checked_mul(u128::from(covered))
+        .ok_or(ComputeRuleError::PriceOverflow)?;
+    if covered > 0 {
+        record.balance = record.balance.checked_sub(amount).unwrap_or_default();
+        record.billed_to = BlockHeight(from.0 + covered);
+        draft.event(ComputeEvent::DeploymentBilled {
+            deployment,
+            amount,
+            from,
+            to: record.billed_to,
+            balance: record.balance,
+        });
+    }
+    if record.billing == BillingState::Paid {
+        record.billing = BillingState::Grace { since: height };
+        draft.event(ComputeEvent::GraceStarted {
+            deployment,
+            at: height,
+        });
+        return Ok(true);
+    }
+    Ok(covered > 0)
 }
 
 fn heal(draft: &mut Draft<'_>, node: NodeId, height: BlockHeight) -> RuleResult<()> {

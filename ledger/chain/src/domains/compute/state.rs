@@ -38,6 +38,10 @@ pub struct ComputeParams {
     pub silent_after_blocks: u64,
     /// Blocks a deployment may stay unpaid before it is stopped.
     pub grace_blocks: u64,
+    /// How often the node agents bill a deployment they host (blocks
+    /// between `Bill`s). Not a consensus rule: anyone may bill at any
+    /// height; this is the cadence the agents keep.
+    pub bill_interval_blocks: u64,
     /// Base units per block for one core.
     pub price_per_core: u128,
     /// Base units per block for one GiB of memory (charged per MiB, /1024).
@@ -51,6 +55,7 @@ impl Default for ComputeParams {
         ComputeParams {
             silent_after_blocks: 20,
             grace_blocks: 100,
+            bill_interval_blocks: 10,
             price_per_core: 1_000_000,
             price_per_memory_gib: 500_000,
             price_per_disk_gib: 10_000,

@@ -476,6 +476,83 @@ fn billing_draws_the_balance_then_grace_then_stops() {
 }
 
 #[test]
+fn an_update_bills_the_blocks_before_it_at_the_old_price() {
+    let params = ComputeParams::default();
+    let mut world = World::new(params);
+    two_nodes(&mut world);
+    let small = shop(vec![vm("web-1", 1, 1024)]);
+    let big = shop(vec![vm("web-1", 2, 2048)]);
+    let (old_price, new_price) = (
+        params.price_per_block(&small).unwrap(),
+        params.price_per_block(&big).unwrap(),
+    );
+    let deposit = new_price.checked_mul(100).unwrap();
+    let deployment = create(&mut world, small, Some(deposit)).unwrap();
+    let created = world.height;
+    world.height += 4;
+    world.events.clear();
+    let update = |spec| ComputeAction::UpdateDeployment {
+        owner: ALICE,
+        deployment,
+        spec,
+    };
+    world
+        .run(update(big.clone()), Some(&key(1)), None, Vec::new())
+        .unwrap();
+    let first = old_price.checked_mul(4).unwrap();
+    let balance = deposit.checked_sub(first).unwrap();
+    assert_eq!(
+        world.events.first(),
+        Some(&ComputeEvent::DeploymentBilled {
+            deployment,
+            amount: first,
+            from: BlockHeight(created),
+            to: BlockHeight(world.height),
+            balance,
+        }),
+        "{:?}",
+        world.events
+    );
+    world.height += 2;
+    world
+        .run(ComputeAction::Bill { deployment }, None, None, Vec::new())
+        .unwrap();
+    let record = world.state.deployment(&deployment).unwrap();
+    assert_eq!(
+        record.balance,
+        balance
+            .checked_sub(new_price.checked_mul(2).unwrap())
+            .unwrap()
+    );
+    assert_eq!(record.billed_to, BlockHeight(world.height));
+    // An unfunded deployment updated later starts its grace period.
+    let mut unfunded = shop(vec![vm("web-1", 1, 512)]);
+    unfunded.name = name("unfunded");
+    let unfunded_id = create(&mut world, unfunded.clone(), None).unwrap();
+    world.height += 1;
+    unfunded.workloads[0].resources.memory_mib = 768;
+    world.events.clear();
+    world
+        .run(
+            ComputeAction::UpdateDeployment {
+                owner: ALICE,
+                deployment: unfunded_id,
+                spec: unfunded,
+            },
+            Some(&key(1)),
+            None,
+            Vec::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        world.state.deployment(&unfunded_id).unwrap().billing,
+        BillingState::Grace {
+            since: BlockHeight(world.height)
+        }
+    );
+}
+
+#[test]
 fn silent_nodes_are_healed_per_policy() {
     let params = ComputeParams {
         silent_after_blocks: 5,
