@@ -411,6 +411,26 @@ pub enum StorCommand {
     /// Storage nodes: register one owned by this wallet's identity.
     #[command(subcommand)]
     Node(StorNodeCommand),
+    /// Repair services: let one (by its key) move this identity's shards off
+    /// nodes that are gone and record the moves on chain, or stop letting it.
+    #[command(subcommand)]
+    Repairer(StorRepairerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorRepairerCommand {
+    /// Authorize the repair service whose public key is KEY (64 hex digits).
+    Authorize {
+        key: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Revoke the authorization of the repair service whose public key is KEY.
+    Revoke {
+        key: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -427,6 +447,13 @@ pub enum StorNodeCommand {
         /// seed and the endpoint].
         #[arg(long)]
         node_key: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Retire NODE (its ID): it takes no more shards, and the repair service moves
+    /// the ones it holds.
+    Retire {
+        node: String,
         #[command(flatten)]
         wait: WaitArgs,
     },

@@ -36,7 +36,7 @@ use stor::transfer::{NodeClient, delete_shard, rebuild_shards_to};
 use stor::{CodecParams, Compression, ObjectRecord, PutRequest, TransferError, get_object};
 
 use crate::build::{self, Request};
-use crate::cli::{StorCommand, StorNodeCommand, WaitArgs};
+use crate::cli::{StorCommand, StorNodeCommand, StorRepairerCommand, WaitArgs};
 use crate::client::{Client, NetworkInfo, bad_answer, text};
 use crate::commands::{Context, Report, first_address, sign_file};
 use crate::error::WalletError;
@@ -242,6 +242,15 @@ impl Context {
             }) => {
                 self.stor_register_node(&endpoint, &domain, capacity_mib, node_key, &wait)
                     .await
+            }
+            StorCommand::Node(StorNodeCommand::Retire { node, wait }) => {
+                self.stor_retire_node(&node, &wait).await
+            }
+            StorCommand::Repairer(StorRepairerCommand::Authorize { key, wait }) => {
+                self.stor_repairer(&key, true, &wait).await
+            }
+            StorCommand::Repairer(StorRepairerCommand::Revoke { key, wait }) => {
+                self.stor_repairer(&key, false, &wait).await
             }
         }
     }
@@ -1149,13 +1158,7 @@ impl Context {
         let (own, keystore, unlocked, key) = self.storage_owner()?;
         let endpoint = endpoint.trim().trim_end_matches('/').to_owned();
         let node_key = match node_key {
-            Some(text) => {
-                let mut bytes = [0u8; 32];
-                hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| {
-                    WalletError::Usage(format!("{text:?} is not a public key (64 hex digits)"))
-                })?;
-                PublicKey(bytes)
-            }
+            Some(text) => public_key(&text)?,
             None => unlocked.storage_node_key(&endpoint).public_key(),
         };
         let action = StorageAction::RegisterNode {
@@ -1177,6 +1180,66 @@ impl Context {
         );
         Ok(report)
     }
+
+    /// `RetireNode`, signed by the identity key (the chain refuses a node
+    /// this identity does not own).
+    async fn stor_retire_node(&self, node: &str, wait: &WaitArgs) -> Result<Report, WalletError> {
+        let node = StorageNodeId(node.trim().parse().map_err(|_| {
+            WalletError::Usage(format!("{node:?} is not a storage node ID (64 hex digits)"))
+        })?);
+        let (_, keystore, unlocked, signer) = self.storage_owner()?;
+        let (mut report, _) = self
+            .submit_storage(
+                &keystore,
+                &unlocked,
+                StorageAction::RetireNode { node },
+                &signer,
+                wait,
+            )
+            .await?;
+        report.json["node"] = json!(node.to_string());
+        report.human = format!("storage node {node} retired\n{}", report.human);
+        Ok(report)
+    }
+
+    /// `AuthorizeRepairer` (or `RevokeRepairer`) for the repair service
+    /// key `key`, signed by the identity key. The chain refuses a
+    /// repeated authorization and a revocation of a key not authorized.
+    async fn stor_repairer(
+        &self,
+        key: &str,
+        authorize: bool,
+        wait: &WaitArgs,
+    ) -> Result<Report, WalletError> {
+        let repairer = public_key(key)?;
+        let (own, keystore, unlocked, signer) = self.storage_owner()?;
+        let owner = own.identity_id()?;
+        let action = if authorize {
+            StorageAction::AuthorizeRepairer { owner, repairer }
+        } else {
+            StorageAction::RevokeRepairer { owner, repairer }
+        };
+        let (mut report, _) = self
+            .submit_storage(&keystore, &unlocked, action, &signer, wait)
+            .await?;
+        let key = hex::encode(repairer.0);
+        report.json["repairer"] = json!(key);
+        report.json["authorized"] = json!(authorize);
+        report.human = format!(
+            "repairer {key} {}\n{}",
+            if authorize { "authorized" } else { "revoked" },
+            report.human
+        );
+        Ok(report)
+    }
+}
+
+/// A public key given as 64 hex digits.
+fn public_key(text: &str) -> Result<PublicKey, WalletError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut bytes)
+        .map_err(|_| WalletError::Usage(format!("{text:?} is not a public key (64 hex digits)")))?;
+    Ok(PublicKey(bytes))
 }
 
 /// `DIR/.NAME.partial` beside `out`.

@@ -381,6 +381,33 @@ fn put_get_survive_a_datacenter_check_repair_and_rm_on_a_devnet() {
     );
     env.ok("alice", &["stor", "check", &object]);
 
+    // Repairers (`stor repairer`): alice authorizes a repair service's key (the chain
+    // refuses it twice), revokes it (refused twice too); a malformed key
+    // is a usage error.
+    let repairer = hex::encode(SecretKey::from_seed([10; 32]).public_key().0);
+    let authorized = env.ok("alice", &["stor", "repairer", "authorize", &repairer]);
+    assert_eq!(authorized["repairer"], repairer.as_str(), "{authorized}");
+    assert_eq!(authorized["authorized"], true);
+    let (code, message) = env.fail(
+        "alice",
+        &["stor", "repairer", "authorize", &repairer],
+        Some("pw"),
+    );
+    assert_eq!(code, "REJECTED", "{message}");
+    env.ok("alice", &["stor", "repairer", "revoke", &repairer]);
+    let (code, message) = env.fail(
+        "alice",
+        &["stor", "repairer", "revoke", &repairer],
+        Some("pw"),
+    );
+    assert_eq!(code, "REJECTED", "{message}");
+    let (code, message) = env.fail(
+        "alice",
+        &["stor", "repairer", "authorize", "12ab"],
+        Some("pw"),
+    );
+    assert_eq!(code, "USAGE", "{message}");
+
     // The owner deletes it: gone on chain and from every node's disk.
     let removed = env.ok("alice", &["stor", "rm", &object]);
     assert_eq!(
@@ -412,6 +439,36 @@ fn put_get_survive_a_datacenter_check_repair_and_rm_on_a_devnet() {
             .len(),
         0
     );
+
+    // Retiring a node: only its owner may (mallory is REJECTED, a
+    // malformed ID is USAGE); then `status` shows it retired.
+    let retired = env.ok("alice", &["stor", "status"])["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, message) = env.fail("mallory", &["stor", "node", "retire", &retired], Some("pw"));
+    assert_eq!(code, "REJECTED", "{message}");
+    let (code, message) = env.fail("alice", &["stor", "node", "retire", "node-1"], Some("pw"));
+    assert_eq!(code, "USAGE", "{message}");
+    assert_eq!(
+        env.ok("alice", &["stor", "node", "retire", &retired])["node"],
+        retired.as_str()
+    );
+    let started = Instant::now();
+    loop {
+        let status = env.ok("alice", &["stor", "status"]);
+        let state = status["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|node| node["id"] == retired.as_str())
+            .map(|node| node["state"].clone());
+        if state == Some(Value::from("retired")) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(nodes);
     devnet.shutdown().unwrap();
 }
