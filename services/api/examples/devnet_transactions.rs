@@ -173,7 +173,9 @@ fn main() -> anyhow::Result<()> {
     let notary_change = CoinOutputId::for_transaction_output(&notary.id(), 1);
     let (identity_lines, identity_change, identity_rest) =
         identity::seed(&params, &genesis, notary_change, rest)?;
-    let storage_lines = storage::seed(&params, &genesis, identity_change, identity_rest)?;
+    // The storage split's change funds whatever is seeded after storage.
+    let (storage_lines, _storage_change, _storage_rest) =
+        storage::seed(&params, &genesis, identity_change, identity_rest)?;
 
     println!("{}", hex::encode(codec::encode(&transfer)));
     println!("{}", hex::encode(codec::encode(&notary)));

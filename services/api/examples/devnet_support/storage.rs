@@ -85,13 +85,15 @@ const NODE_KEYS: u8 = 51;
 const TRANSACTIONS: u64 = 16;
 
 /// Builds the transactions (paid from `funding`, worth `value`, owned by
-/// `owner`) and returns the lines to print.
+/// `owner`) and returns the lines to print and the change left to `owner`
+/// (the split transaction's last output, in wave 0) with its value: the
+/// funding of whatever is seeded next.
 pub fn seed(
     params: &NetworkParams,
     owner: &SecretKey,
     funding: CoinOutputId,
     value: Currency,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<(Vec<String>, CoinOutputId, Currency)> {
     let mut seeder = Seeder::split(params, owner, funding, value, "storage", TRANSACTIONS)?;
     let carol_key = key(OWNER);
     let register_carol = seeder.tx(
@@ -192,7 +194,7 @@ pub fn seed(
 
     let mut lines = seeder.lines;
     lines.extend(names);
-    Ok(lines)
+    Ok((lines, seeder.change, seeder.change_value))
 }
 
 /// A storage transaction of `wave` signed by `signer`; its ID.
