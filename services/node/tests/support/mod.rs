@@ -429,7 +429,7 @@ pub fn preload(
         config.clone(),
         clock,
         store,
-        chain::domains::standard(&config),
+        chain::domains::standard(config),
     )
     .unwrap();
     let mut spendable: VecDeque<_> = owner_outputs(&chain).into();
