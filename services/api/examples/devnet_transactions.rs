@@ -42,6 +42,8 @@ use ledger::{
 mod common;
 use common::{FEE, coins, key, sign_coin_inputs as sign};
 
+#[path = "devnet_support/compute.rs"]
+mod compute;
 #[path = "devnet_support/identity.rs"]
 mod identity;
 #[path = "devnet_support/storage.rs"]
@@ -174,12 +176,19 @@ fn main() -> anyhow::Result<()> {
     let (identity_lines, identity_change, identity_rest) =
         identity::seed(&params, &genesis, notary_change, rest)?;
     // The storage split's change funds whatever is seeded after storage.
-    let (storage_lines, _storage_change, _storage_rest) =
+    let (storage_lines, storage_change, storage_rest) =
         storage::seed(&params, &genesis, identity_change, identity_rest)?;
+    // The compute split's change funds whatever is seeded after compute.
+    let (compute_lines, _compute_change, _compute_rest) =
+        compute::seed(&params, &genesis, storage_change, storage_rest)?;
 
     println!("{}", hex::encode(codec::encode(&transfer)));
     println!("{}", hex::encode(codec::encode(&notary)));
-    for line in identity_lines.iter().chain(&storage_lines) {
+    for line in identity_lines
+        .iter()
+        .chain(&storage_lines)
+        .chain(&compute_lines)
+    {
         println!("{line}");
     }
     Ok(())

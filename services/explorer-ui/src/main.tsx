@@ -7,6 +7,10 @@ import { AddressPage } from "./pages/Address";
 import { BlockPage } from "./pages/Block";
 import { BlocksPage } from "./pages/Blocks";
 import { ChatNewsPage } from "./pages/ChatNews";
+import { ComputePage } from "./pages/Compute";
+import { ComputeDeploymentPage } from "./pages/ComputeDeployment";
+import { ComputeDeploymentsPage } from "./pages/ComputeDeployments";
+import { ComputeNodePage } from "./pages/ComputeNode";
 import { Dashboard } from "./pages/Dashboard";
 import { IdentityPage } from "./pages/Identity";
 import { OrganizationPage } from "./pages/IdentityOrganization";
@@ -30,7 +34,7 @@ function SearchBox() {
   return (
     <form role="search" className="search" onSubmit={submit}>
       <label htmlFor="search-term" className="visually-hidden">
-        Search by block height, block or transaction ID, output ID, address, storage node or object ID, identity name or organization path
+        Search by block height, block, transaction, output, deployment or compute node ID, address, storage node or object ID, identity name or organization path
       </label>
       <input
         id="search-term"
@@ -66,6 +70,7 @@ function App() {
           <NavLink to="/notary">Notary</NavLink>
           <NavLink to="/news">News</NavLink>
           <NavLink to="/storage">Storage</NavLink>
+          <NavLink to="/compute">Compute</NavLink>
         </nav>
         <SearchBox />
         <button
@@ -89,6 +94,10 @@ function App() {
           <Route path="/stake" element={<StakePage />} />
           <Route path="/notary" element={<NotaryPage />} />
           <Route path="/news" element={<ChatNewsPage />} />
+          <Route path="/compute" element={<ComputePage />} />
+          <Route path="/compute/node/:id" element={<ComputeNodePage />} />
+          <Route path="/compute/deployments/:owner" element={<ComputeDeploymentsPage />} />
+          <Route path="/compute/deployment/:id" element={<ComputeDeploymentPage />} />
           <Route path="/identity/:name" element={<IdentityPage />} />
           <Route path="/organization/:path" element={<OrganizationPage />} />
           <Route path="/storage" element={<StoragePage />} />

@@ -1,6 +1,6 @@
 //! Queries over the compute read model (PostgreSQL schema `compute`,
 //! table contract in `docs/compute.md`, "Read model"): nodes by farm and
-//! location with capacity, capacity totals, an owner's deployments, a
+//! location with capacity and uptime reports, capacity totals, an owner's deployments, a
 //! deployment with its workloads (desired and reported state, history),
 //! billing, reschedules and the "billed while down" audit.
 //!
@@ -96,6 +96,44 @@ impl ComputeNode {
             .await
             .gql()
     }
+
+    /// Uptime reports, newest first (the registration is the oldest, with
+    /// no sequence).
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<Vec<NodeReport>> {
+        node_reports(ApiState::of(ctx), &self.id, limit).await.gql()
+    }
+}
+
+async fn node_reports(
+    state: &ApiState,
+    node: &[u8],
+    limit: Option<i32>,
+) -> ApiResult<Vec<NodeReport>> {
+    sqlx::query_as(
+        "SELECT height, sequence, uptime_seconds, power
+           FROM compute.compute_node_report WHERE node = $1
+          ORDER BY height DESC, event_index DESC LIMIT $2",
+    )
+    .bind(node)
+    .bind(limit_of(limit)?)
+    .fetch_all(&state.pool)
+    .await
+    .map_err(db)
+}
+
+/// One uptime report of a node (or its registration).
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+pub struct NodeReport {
+    pub height: i64,
+    /// The report's sequence; none for the registration.
+    pub sequence: Option<i64>,
+    pub uptime_seconds: i64,
+    /// `up` / `down`.
+    pub power: String,
 }
 
 const NODE_COLUMNS: &str = "SELECT id, owner, node_key, farm, country, city, cores_total,

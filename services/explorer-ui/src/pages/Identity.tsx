@@ -1,7 +1,7 @@
 // `/identity/:name`: an identity's keys with their history, attributes
 // (labels and commitments; values are never on chain), attestations,
 // vouches, memberships, pending invitations and activity.
-import { useParams } from "react-router-dom";
+import { Link, useParams } from "react-router-dom";
 import { Facts, HeightLink, Id, Loaded } from "../components";
 import { groupDigits, kindLabel } from "../format";
 import { useQuery } from "../hooks";
@@ -213,6 +213,7 @@ export function IdentityPage() {
                   ["Status", i.activeKeyCount > 0 ? <Badge status="active" /> : <Badge status="no-active-key" />],
                   ["Active keys", groupDigits(String(i.activeKeyCount))],
                   ["Registered", <><HeightLink height={i.registeredHeight} /> by <Id kind="tx" value={i.registeredTransaction} /></>],
+                  ["Compute", <Link to={`/compute/deployments/${encodeURIComponent(i.name)}`}>Deployments</Link>],
                 ]}
               />
             </section>

@@ -14,7 +14,9 @@ type Hit =
   | { __typename: "Identity"; name: string }
   | { __typename: "Organization"; path: string }
   | { __typename: "StorageNode"; id: string }
-  | { __typename: "StorageObject"; id: string };
+  | { __typename: "StorageObject"; id: string }
+  | { __typename: "Deployment"; id: string }
+  | { __typename: "ComputeNode"; id: string };
 
 const SEARCH = `query Search($term: String!) {
   search(term: $term) {
@@ -28,19 +30,31 @@ const SEARCH = `query Search($term: String!) {
   }
 }`;
 
-// The API's `search` knows chain IDs; a 64-digit ID it does not know may
-// be a storage node's or object's.
-const STORAGE = `query SearchStorage($id: String!) {
+// A 64-digit ID may also name a deployment (its ID is its creating
+// transaction's: the deployment wins), a compute node, a storage node or
+// a stored object.
+const BY_ID = `query SearchById($id: String!) {
+  deployment(id: $id) { __typename id }
+  computeNode(id: $id) { __typename id }
   storageNode(id: $id) { __typename id }
   storageObject(id: $id) { __typename id }
 }`;
 
-/** `search`, then the storage IDs for an unknown 64-digit ID. */
+interface ById {
+  deployment: Hit | null;
+  computeNode: Hit | null;
+  storageNode: Hit | null;
+  storageObject: Hit | null;
+}
+
+/** `search`, and for a 64-digit ID the domain IDs too. */
 async function find(term: string, isId: boolean, signal: AbortSignal): Promise<Hit | null> {
-  const { search } = await query<{ search: Hit | null }>(SEARCH, { term }, signal);
-  if (search || !isId) return search;
-  const storage = await query<{ storageNode: Hit | null; storageObject: Hit | null }>(STORAGE, { id: term }, signal);
-  return storage.storageNode ?? storage.storageObject;
+  if (!isId) return (await query<{ search: Hit | null }>(SEARCH, { term }, signal)).search;
+  const [{ search }, byId] = await Promise.all([
+    query<{ search: Hit | null }>(SEARCH, { term }, signal),
+    query<ById>(BY_ID, { id: term }, signal),
+  ]);
+  return byId.deployment ?? search ?? byId.computeNode ?? byId.storageNode ?? byId.storageObject;
 }
 
 function target(hit: Hit): string {
@@ -61,6 +75,10 @@ function target(hit: Hit): string {
       return storageNodeHref(hit.id);
     case "StorageObject":
       return storageObjectHref(hit.id);
+    case "Deployment":
+      return `/compute/deployment/${hit.id}`;
+    case "ComputeNode":
+      return `/compute/node/${hit.id}`;
   }
 }
 
