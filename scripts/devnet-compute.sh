@@ -26,14 +26,7 @@ agent_port() { echo $((agent_base + $1)); }
 # Agent J's node sits in farm devnet-J, be/ghent.
 agent_farm() { echo "devnet-$1"; }
 
-agent_pid() {
-    local pid_file="$devnet_dir/agent-$1/pid"
-    [[ -f "$pid_file" ]] || return 1
-    local pid
-    pid=$(cat "$pid_file")
-    kill -0 "$pid" 2>/dev/null || return 1
-    echo "$pid"
-}
+agent_pid() { dir_pid "$devnet_dir/agent-$1"; }
 
 # The devnet compute operator's wallet CLI (its own wallet folder).
 compute_wallet() {
@@ -111,18 +104,11 @@ register_compute() {
 }
 
 stop_compute() {
-    local dir index pid
+    local dir
     for dir in "$devnet_dir"/agent-*; do
-        [[ -d "$dir" ]] || continue
-        index=${dir##*-}
-        if pid=$(agent_pid "$index"); then
-            kill -TERM "$pid"
-            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-            if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-            echo "devnet: node agent $index stopped"
-        fi
-        rm -f "$dir/pid"
+        [[ -d "$dir" ]] && stop_dir "$dir" "node agent ${dir##*-}"
     done
+    return 0
 }
 
 compute_status() {

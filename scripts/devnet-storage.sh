@@ -33,14 +33,7 @@ stor_count() { echo $((stor_dcs * stor_per_dc)); }
 # Node J (from 1) sits in eu/dc-D/farm-F.
 stor_domain() { echo "eu/dc-$(( ($1 - 1) / stor_per_dc + 1 ))/farm-$(( ($1 - 1) % stor_per_dc + 1 ))"; }
 
-stor_pid() {
-    local pid_file="$devnet_dir/stor-$1/pid"
-    [[ -f "$pid_file" ]] || return 1
-    local pid
-    pid=$(cat "$pid_file")
-    kill -0 "$pid" 2>/dev/null || return 1
-    echo "$pid"
-}
+stor_pid() { dir_pid "$devnet_dir/stor-$1"; }
 
 # The devnet operator's wallet CLI (its own wallet folder and password).
 stor_wallet() {
@@ -59,13 +52,7 @@ repair_key() {
         sed -n 's/^public-key //p' | tee "$repair_dir/public-key"
 }
 
-repair_pid() {
-    [[ -f "$repair_dir/pid" ]] || return 1
-    local pid
-    pid=$(cat "$repair_dir/pid")
-    kill -0 "$pid" 2>/dev/null || return 1
-    echo "$pid"
-}
+repair_pid() { dir_pid "$repair_dir"; }
 
 start_storage() {
     [[ "${BSC_DEVNET_STORAGE:-1}" == 0 ]] && return
@@ -159,25 +146,12 @@ register_storage() {
 }
 
 stop_storage() {
-    local dir index pid
-    if pid=$(repair_pid); then
-        kill -TERM "$pid"
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-        echo "devnet: stor-repair stopped"
-    fi
-    rm -f "$repair_dir/pid"
+    local dir
+    stop_dir "$repair_dir" "stor-repair"
     for dir in "$devnet_dir"/stor-*; do
-        [[ -d "$dir" ]] || continue
-        index=${dir##*-}
-        if pid=$(stor_pid "$index"); then
-            kill -TERM "$pid"
-            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-            if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-            echo "devnet: stor-node $index stopped"
-        fi
-        rm -f "$dir/pid"
+        [[ -d "$dir" ]] && stop_dir "$dir" "stor-node ${dir##*-}"
     done
+    return 0
 }
 
 storage_status() {

@@ -432,33 +432,10 @@ async fn two_agents_run_heal_and_destroy_a_blueprint() {
     let alice = cluster.register_identity("alice", &alice_key).await;
     let farmer = cluster.register_identity("farmer", &farmer_key).await;
     for node_key in [&node_key_a, &node_key_b] {
-        let public = node_key.public_key();
-        cluster
-            .compute(
-                |_| ComputeAction::RegisterNode {
-                    owner: farmer,
-                    node_key: public,
-                    farm: Name::new("farm-a").unwrap(),
-                    location: Location::new("be", "ghent").unwrap(),
-                    capacity: Resources::new(4, 1024, 20),
-                },
-                Some(&farmer_key),
-                Some(node_key),
-                None,
-            )
-            .await;
+        register_node(&mut cluster, farmer, &farmer_key, node_key).await;
     }
     let node_a = NodeId::for_key(&node_key_a.public_key());
     let node_b = NodeId::for_key(&node_key_b.public_key());
-    cluster
-        .wait_for("both nodes registered", Duration::from_secs(30), |events| {
-            events
-                .iter()
-                .filter(|e| matches!(e, ComputeEvent::NodeRegistered { .. }))
-                .count()
-                == 2
-        })
-        .await;
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
     let (stop_a, agent_a) = cluster.start_agent(&node_key_a, dir_a.path());
@@ -619,13 +596,11 @@ async fn two_agents_run_heal_and_destroy_a_blueprint() {
                     .all(|(_, state)| *state == WorkloadState::Deleted)
         })
         .await;
-    let leftovers = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok())
-        .filter_map(|entry| std::fs::read_to_string(entry.path().join("environ")).ok())
-        .filter(|environ| environ.contains(&format!("BSC_DEPLOYMENT={deployment}")))
-        .count();
-    assert_eq!(leftovers, 0, "no workload process is left");
+    assert_eq!(
+        workload_processes(deployment),
+        0,
+        "no workload process is left"
+    );
 
     stop_b.cancel();
     agent_b.await.unwrap().unwrap();
