@@ -277,7 +277,10 @@ impl PrivateServices {
     fn start() -> PrivateServices {
         let services = PrivateServices {
             state: tempfile::tempdir().unwrap(),
-            pg_port: 56100 + (std::process::id() % 200) as u16 * 3,
+            // Below Linux's ephemeral range (32768–60999): a port there can
+            // be taken by any outgoing connection between the restarts (CI
+            // once failed with nats-server's port 56680 in use).
+            pg_port: 29000 + (std::process::id() % 300) as u16 * 3,
         };
         services.run("up");
         services
