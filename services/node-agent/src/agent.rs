@@ -11,7 +11,7 @@
 //! stream shows it spent or a minute passes.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,13 @@ pub struct AgentStatus {
     pub heals_submitted: AtomicU64,
     pub bills_submitted: AtomicU64,
     pub restarts: AtomicU64,
+    /// Workloads adopted from the agent's previous run.
+    pub adopted: AtomicU64,
+    /// Agent state files that were not records (ignored and deleted).
+    pub state_errors: AtomicU64,
+    /// The follower has folded every block the stream held when it
+    /// subscribed: the view is complete, so workloads may be reconciled.
+    pub caught_up: AtomicBool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -77,6 +84,8 @@ impl Observable for AgentStatus {
             .unwrap_or_default();
         if !view.connected {
             Health::Degraded("not following the ledger stream".into())
+        } else if !self.caught_up.load(Ordering::Relaxed) {
+            Health::Degraded("catching up with the ledger stream".into())
         } else if !view.registered {
             Health::Degraded("the node is not registered on chain".into())
         } else if view.funds == 0 {
@@ -142,6 +151,11 @@ impl Observable for AgentStatus {
                 "Workload restarts after crashes or failed starts.",
                 &self.restarts,
             ),
+            (
+                "node_agent_state_errors_total",
+                "Agent state files ignored (corrupt or of another version).",
+                &self.state_errors,
+            ),
         ] {
             metrics.family(name, "counter", help).sample(
                 name,
@@ -149,11 +163,26 @@ impl Observable for AgentStatus {
                 value.load(Ordering::Relaxed) as f64,
             );
         }
+        metrics
+            .family(
+                "node_agent_adopted_workloads",
+                "gauge",
+                "Workloads this run adopted still running from the agent's previous run.",
+            )
+            .sample(
+                "node_agent_adopted_workloads",
+                &[],
+                self.adopted.load(Ordering::Relaxed) as f64,
+            );
         metrics.finish()
     }
 }
 
-/// Runs until `shutdown`: then stops every workload and returns.
+/// Runs until `shutdown`: then leaves the workloads running for the next
+/// agent to adopt (a reconciler with a state store) or stops them, and
+/// returns. Workloads are reconciled only once the follower has caught up
+/// with the stream, so a restarted agent compares what runs with the
+/// complete assignment, not a prefix of it.
 pub async fn run(
     config: AgentConfig,
     key: SecretKey,
@@ -212,6 +241,13 @@ pub async fn run(
                 bills,
             )
         };
+        status
+            .state_errors
+            .store(reconciler.state_errors(), Ordering::Relaxed);
+        if !status.caught_up.load(Ordering::Relaxed) {
+            update_status(&status, &reconciler, registered, &coins, height);
+            continue;
+        }
         for change in reconciler.reconcile(&desired, Instant::now()) {
             tracing::info!(workload = %change.key, state = %change.state, "workload state");
             pending_states.insert(change.key, change.state);
@@ -219,6 +255,9 @@ pub async fn run(
         status
             .restarts
             .store(reconciler.restarts(), Ordering::Relaxed);
+        status
+            .adopted
+            .store(reconciler.adopted(), Ordering::Relaxed);
         update_status(&status, &reconciler, registered, &coins, height);
         spent.retain(|id, at| coins.contains_key(id) && at.elapsed() < Duration::from_secs(60));
         if !registered {
@@ -311,8 +350,15 @@ pub async fn run(
             }
         }
     }
-    for change in reconciler.stop_all() {
+    let (left, stopped) = reconciler.shutdown();
+    for change in stopped {
         tracing::info!(workload = %change.key, "workload stopped for shutdown");
+    }
+    if left > 0 {
+        tracing::info!(
+            workloads = left,
+            "workloads left running for the next agent to adopt"
+        );
     }
     follower.abort();
     tracing::info!("node agent stopped");
@@ -406,13 +452,19 @@ async fn follow_once(
             ..Default::default()
         })
         .await?;
+    if consumer.cached_info().num_pending == 0 {
+        status.caught_up.store(true, Ordering::Relaxed);
+    }
     let mut messages = consumer.messages().await?;
     if let Ok(mut status) = status.view.lock() {
         status.connected = true;
     }
     while let Some(message) = messages.next().await {
         let message = message?;
-        let stream_sequence = message.info().map(|info| info.stream_sequence).ok();
+        let (stream_sequence, pending) = message
+            .info()
+            .map(|info| (Some(info.stream_sequence), info.pending))
+            .unwrap_or((None, 1));
         match BlockMessage::decode(&message.payload) {
             Ok(block) => {
                 let mut view = view
@@ -424,6 +476,12 @@ async fn follow_once(
         }
         if let Some(sequence) = stream_sequence {
             *next_sequence = sequence + 1;
+        }
+        if pending == 0 && !status.caught_up.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                next_sequence = *next_sequence,
+                "caught up with the ledger stream"
+            );
         }
     }
     Ok(())

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use ledger::payload::compute::{DeploymentId, Name, WorkloadSpec};
 use thiserror::Error;
 
+use crate::host::ProcessIdentity;
+
 /// A workload on this node: its deployment and its name there.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WorkloadKey {
@@ -71,7 +73,15 @@ pub trait Instance: Send {
     /// Stops the instance and waits for it to be gone.
     fn stop(&mut self) -> Result<(), DriverError>;
     /// The operating-system process, if any (for logs and tests).
-    fn pid(&self) -> Option<u32>;
+    fn pid(&self) -> Option<u32> {
+        self.identity().map(|identity| identity.pid)
+    }
+    /// The process and its start time, which the agent persists to adopt
+    /// the instance after its own restart.
+    fn identity(&self) -> Option<ProcessIdentity>;
+    /// Lets go of the instance without stopping it (a later agent adopts
+    /// it): dropping it afterwards leaves it running.
+    fn detach(&mut self);
 }
 
 /// A workload runtime.
@@ -84,46 +94,131 @@ pub trait Driver: Send + Sync {
         key: &WorkloadKey,
         spec: &WorkloadSpec,
     ) -> Result<Box<dyn Instance>, DriverError>;
+    /// Takes over `process`, a live instance of `key` with `spec` that an
+    /// earlier agent started (the caller checked that it is alive and
+    /// that the spec is unchanged).
+    fn adopt(
+        &self,
+        key: &WorkloadKey,
+        spec: &WorkloadSpec,
+        process: ProcessIdentity,
+    ) -> Result<Box<dyn Instance>, DriverError>;
 }
 
-/// A child process as an [`Instance`]: shared by the drivers that run one
-/// process per workload.
-pub(crate) struct ChildInstance {
-    pub(crate) workload: String,
-    pub(crate) child: std::process::Child,
+/// The process behind an instance of the drivers that run one process
+/// per workload: a child this agent started, or a process an earlier
+/// agent started and this one adopted (not its child: watched through
+/// `/proc`, stopped with a signal).
+pub(crate) enum Supervised {
+    Child {
+        workload: String,
+        child: std::process::Child,
+        identity: Option<ProcessIdentity>,
+        detached: bool,
+    },
+    Adopted {
+        workload: String,
+        identity: ProcessIdentity,
+        detached: bool,
+    },
 }
 
-impl ChildInstance {
-    /// `Some(how it ended)` once the child has exited.
+/// How long a stop waits for an adopted process to go after SIGKILL.
+const ADOPTED_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Supervised {
+    pub(crate) fn child(workload: String, child: std::process::Child) -> Supervised {
+        let identity = ProcessIdentity::of(child.id());
+        Supervised::Child {
+            workload,
+            child,
+            identity,
+            detached: false,
+        }
+    }
+
+    pub(crate) fn adopted(workload: String, identity: ProcessIdentity) -> Supervised {
+        Supervised::Adopted {
+            workload,
+            identity,
+            detached: false,
+        }
+    }
+
+    fn workload(&self) -> &str {
+        match self {
+            Supervised::Child { workload, .. } | Supervised::Adopted { workload, .. } => workload,
+        }
+    }
+
+    pub(crate) fn identity(&self) -> Option<ProcessIdentity> {
+        match self {
+            Supervised::Child { identity, .. } => *identity,
+            Supervised::Adopted { identity, .. } => Some(*identity),
+        }
+    }
+
+    /// `Some(how it ended)` once the process has exited.
     pub(crate) fn exited(&mut self) -> Result<Option<String>, DriverError> {
-        match self.child.try_wait() {
-            Ok(None) => Ok(None),
-            Ok(Some(status)) => Ok(Some(describe_exit(status))),
-            Err(source) => Err(DriverError::Control {
-                workload: self.workload.clone(),
-                source,
-            }),
+        match self {
+            Supervised::Child {
+                workload, child, ..
+            } => match child.try_wait() {
+                Ok(None) => Ok(None),
+                Ok(Some(status)) => Ok(Some(describe_exit(status))),
+                Err(source) => Err(DriverError::Control {
+                    workload: workload.clone(),
+                    source,
+                }),
+            },
+            Supervised::Adopted { identity, .. } => Ok((!identity.is_alive())
+                .then(|| "exited (adopted process: status unknown)".to_owned())),
         }
     }
 
     pub(crate) fn kill(&mut self) -> Result<(), DriverError> {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return Ok(());
-        }
-        let control = |source| DriverError::Control {
-            workload: self.workload.clone(),
+        let control = |workload: &str, source| DriverError::Control {
+            workload: workload.to_owned(),
             source,
         };
-        self.child.kill().map_err(control)?;
-        self.child.wait().map_err(control)?;
-        Ok(())
+        match self {
+            Supervised::Child {
+                workload, child, ..
+            } => {
+                if child.try_wait().ok().flatten().is_some() {
+                    return Ok(());
+                }
+                child.kill().map_err(|error| control(workload, error))?;
+                child.wait().map_err(|error| control(workload, error))?;
+                Ok(())
+            }
+            Supervised::Adopted {
+                workload, identity, ..
+            } => identity
+                .kill_and_wait(ADOPTED_STOP_LIMIT)
+                .map_err(|error| control(workload, error)),
+        }
+    }
+
+    pub(crate) fn detach(&mut self) {
+        match self {
+            Supervised::Child { detached, .. } | Supervised::Adopted { detached, .. } => {
+                *detached = true;
+            }
+        }
     }
 }
 
-impl Drop for ChildInstance {
+impl Drop for Supervised {
     fn drop(&mut self) {
-        // An instance never outlives its handle (agent shutdown stops all).
-        let _ = self.kill();
+        // An instance never outlives its handle unless detached for a
+        // later agent to adopt.
+        let detached = match self {
+            Supervised::Child { detached, .. } | Supervised::Adopted { detached, .. } => *detached,
+        };
+        if !detached && let Err(error) = self.kill() {
+            tracing::warn!(workload = self.workload(), %error, "cannot stop workload");
+        }
     }
 }
 

@@ -9,6 +9,9 @@
 //! * [`qemu`]: [`qemu::QemuDriver`], a `qemu-system-x86_64` VM per workload
 //!   (KVM when `/dev/kvm` is usable, software emulation otherwise) booting
 //!   the project's own boot image ([`qemu::BOOT_IMAGE`]).
+//! * [`host`]: process identities (PID and start time) and CPU affinity.
+//! * [`state`]: [`state::StateStore`], the agent's records of the
+//!   instances it runs, so a restarted agent adopts them.
 //! * [`reconcile`]: [`reconcile::Reconciler`], which compares the desired
 //!   workloads with what runs, starts, stops, replaces and restarts
 //!   (with back-off) through a driver, and yields the state changes to
@@ -25,8 +28,10 @@
 
 pub mod agent;
 pub mod driver;
+pub mod host;
 pub mod process;
 pub mod qemu;
 pub mod reconcile;
 pub mod report;
+pub mod state;
 pub mod view;

@@ -4,7 +4,12 @@
 //! ```text
 //! node-agent run --node-key-file KEY [--driver process|qemu] [--work-dir DIR] [--listen ADDR]
 //! node-agent show --node-key-file KEY      node ID and the address to fund for report fees
+//! node-agent stop-workloads [--work-dir DIR] stop the workloads an agent left running
 //! ```
+//!
+//! The agent records the workloads it runs in `<work dir>/state/`; when it
+//! exits it leaves them running and the next `run` adopts them (unless
+//! `--stop-on-exit`).
 //!
 //! The key file holds the node key's 32-byte seed in hex. Configuration:
 //! flags, then environment variables; the NATS URL defaults to the local
@@ -27,6 +32,7 @@ use node_agent::driver::Driver;
 use node_agent::process::ProcessDriver;
 use node_agent::qemu::{Accelerator, QemuDriver};
 use node_agent::reconcile::{Reconciler, RestartPolicy};
+use node_agent::state::StateStore;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +89,17 @@ enum Command {
         /// [default: the chain's limit].
         #[arg(long, env = "NODE_AGENT_SILENT_AFTER_BLOCKS")]
         silent_after_blocks: Option<u64>,
+        /// Stop every workload when the agent exits, instead of leaving
+        /// them running for the next agent to adopt.
+        #[arg(long, env = "NODE_AGENT_STOP_ON_EXIT")]
+        stop_on_exit: bool,
+    },
+    /// Stop the workloads a (stopped) agent left running in WORK_DIR and
+    /// forget them: the next `run` starts what the chain assigns afresh.
+    StopWorkloads {
+        /// The agent's work directory.
+        #[arg(long, env = "NODE_AGENT_WORK_DIR", default_value = "node-agent-work")]
+        work_dir: PathBuf,
     },
     /// Print the node ID and the address that pays report fees.
     Show,
@@ -118,6 +135,9 @@ fn chain_config(cli: &Cli) -> anyhow::Result<ChainConfig> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     service::init_tracing(cli.log_json);
+    if let Command::StopWorkloads { work_dir } = &cli.command {
+        return stop_workloads(work_dir);
+    }
     let key = read_key(cli.node_key_file.as_ref())?;
     let config = chain_config(&cli)?;
     let node = NodeId::for_key(&key.public_key());
@@ -140,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
             tick_ms,
             report_secs,
             silent_after_blocks,
+            stop_on_exit,
         } => {
             let nats_url = match nats_url {
                 Some(url) => url.clone(),
@@ -182,11 +203,41 @@ async fn main() -> anyhow::Result<()> {
                     ..config.compute
                 },
             };
-            let reconciler = Reconciler::new(driver, RestartPolicy::default());
+            let store = StateStore::open(work_dir.join(STATE_DIR))?;
+            let mut reconciler =
+                Reconciler::new(driver, RestartPolicy::default()).with_state(store);
+            if *stop_on_exit {
+                reconciler = reconciler.stop_on_exit();
+            }
             let result = agent::run(agent_config, key, reconciler, status, shutdown.clone()).await;
             shutdown.cancel();
             let _ = health.await;
             result
         }
+        Command::StopWorkloads { .. } => Ok(()),
     }
+}
+
+/// Where in the work directory the agent keeps its records.
+const STATE_DIR: &str = "state";
+
+fn stop_workloads(work_dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = StateStore::open(work_dir.join(STATE_DIR))?;
+    let (records, errors) = store.load();
+    for error in errors {
+        tracing::warn!(%error, "agent state file ignored (deleted)");
+    }
+    let mut stopped = 0;
+    for record in records {
+        if record.process.is_alive() {
+            record
+                .process
+                .kill_and_wait(Duration::from_secs(5))
+                .with_context(|| format!("cannot stop workload {}", record.key))?;
+            stopped += 1;
+        }
+        store.remove(&record.key)?;
+    }
+    println!("stopped {stopped} workload(s)");
+    Ok(())
 }

@@ -1,9 +1,12 @@
 //! The process driver: each workload is one supervised operating-system
 //! process standing in for a VM, started through `prlimit` so the kernel
 //! enforces the workload's memory (address space, `RLIMIT_AS`) and disk
-//! (largest file, `RLIMIT_FSIZE`) and a bounded number of processes and
-//! open files. Cores are not enforced (no cgroup); they are only
-//! accounted on chain.
+//! (largest file, `RLIMIT_FSIZE`) and a bounded number of open files,
+//! and through `taskset` so it runs only on as many CPUs as it has cores
+//! (CPU affinity; see [`CpuPlan`] for which CPUs). Both wrappers exec the
+//! workload's command, so the workload keeps their process ID. Each
+//! workload gets its own process group, so a signal to the agent's group
+//! (Ctrl-C in a terminal) does not reach it.
 //!
 //! The image names the command to run: the driver's image table maps image
 //! names to argument vectors, and images not in the table run the default
@@ -14,12 +17,15 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use ledger::payload::compute::WorkloadSpec;
 
-use crate::driver::{ChildInstance, Driver, DriverError, Instance, InstanceStatus, WorkloadKey};
+use crate::driver::{Driver, DriverError, Instance, InstanceStatus, Supervised, WorkloadKey};
+use crate::host::{self, CpuPlan, ProcessIdentity};
 
 /// The command run for images the table does not name.
 pub const DEFAULT_COMMAND: [&str; 2] = ["sleep", "infinity"];
@@ -32,6 +38,7 @@ pub struct ProcessDriver {
     directory: PathBuf,
     images: BTreeMap<String, Vec<String>>,
     default_command: Option<Vec<String>>,
+    cpus: Arc<Mutex<CpuPlan>>,
 }
 
 impl ProcessDriver {
@@ -42,6 +49,7 @@ impl ProcessDriver {
             directory,
             images,
             default_command: Some(DEFAULT_COMMAND.iter().map(|s| (*s).to_owned()).collect()),
+            cpus: Arc::new(Mutex::new(CpuPlan::new(host::allowed_cpus(None)))),
         }
     }
 
@@ -59,13 +67,24 @@ impl ProcessDriver {
 }
 
 struct ProcessInstance {
-    child: ChildInstance,
+    key: WorkloadKey,
+    process: Supervised,
     polled: bool,
+    cpus: Arc<Mutex<CpuPlan>>,
+}
+
+impl ProcessInstance {
+    fn release_cpus(&self) {
+        if let Ok(mut plan) = self.cpus.lock() {
+            plan.release(&self.key);
+        }
+    }
 }
 
 impl Instance for ProcessInstance {
     fn poll(&mut self) -> Result<InstanceStatus, DriverError> {
-        if let Some(how) = self.child.exited()? {
+        if let Some(how) = self.process.exited()? {
+            self.release_cpus();
             return Ok(InstanceStatus::Exited(how));
         }
         // Alive at a second look: running.
@@ -79,11 +98,16 @@ impl Instance for ProcessInstance {
     }
 
     fn stop(&mut self) -> Result<(), DriverError> {
-        self.child.kill()
+        self.release_cpus();
+        self.process.kill()
     }
 
-    fn pid(&self) -> Option<u32> {
-        Some(self.child.child.id())
+    fn identity(&self) -> Option<ProcessIdentity> {
+        self.process.identity()
+    }
+
+    fn detach(&mut self) {
+        self.process.detach();
     }
 }
 
@@ -135,7 +159,31 @@ impl Driver for ProcessDriver {
         let demand = spec.demand().unwrap_or(spec.resources);
         let memory_bytes = demand.memory_mib.saturating_mul(1024 * 1024);
         let disk_bytes = demand.disk_gib.saturating_mul(1024 * 1024 * 1024);
-        let mut command = Command::new("prlimit");
+        let cpus = match self.cpus.lock() {
+            Ok(mut plan) => {
+                if usize::try_from(demand.cores).unwrap_or(usize::MAX) > plan.available() {
+                    tracing::warn!(
+                        workload = %key,
+                        cores = demand.cores,
+                        cpus = plan.available(),
+                        "the workload has more cores than the agent has CPUs; it may use them all"
+                    );
+                }
+                plan.assign(key, u64::from(demand.cores))
+            }
+            Err(_) => Vec::new(),
+        };
+        // Without a known affinity (the kernel did not say) it runs unpinned.
+        let mut command = if cpus.is_empty() {
+            Command::new("prlimit")
+        } else {
+            let mut taskset = Command::new("taskset");
+            taskset
+                .arg("--cpu-list")
+                .arg(host::cpu_list(&cpus))
+                .arg("prlimit");
+            taskset
+        };
         command
             .arg(format!("--as={memory_bytes}"))
             .arg(format!("--fsize={disk_bytes}"))
@@ -150,21 +198,41 @@ impl Driver for ProcessDriver {
             .env("BSC_MEMORY_MIB", demand.memory_mib.to_string())
             .env("BSC_DISK_GIB", demand.disk_gib.to_string())
             .env("BSC_IMAGE", &spec.image)
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
         let child = command.spawn().map_err(|source| DriverError::Spawn {
             workload: key.to_string(),
-            program: format!("prlimit -- {program}"),
+            program: format!("taskset prlimit -- {program}"),
             source,
         })?;
-        tracing::info!(workload = %key, pid = child.id(), %program, "process started");
+        tracing::info!(workload = %key, pid = child.id(), %program, cpus = %host::cpu_list(&cpus), "process started");
         Ok(Box::new(ProcessInstance {
-            child: ChildInstance {
-                workload: key.to_string(),
-                child,
-            },
+            key: key.clone(),
+            process: Supervised::child(key.to_string(), child),
             polled: false,
+            cpus: self.cpus.clone(),
+        }))
+    }
+
+    fn adopt(
+        &self,
+        key: &WorkloadKey,
+        _spec: &WorkloadSpec,
+        process: ProcessIdentity,
+    ) -> Result<Box<dyn Instance>, DriverError> {
+        let cpus = host::allowed_cpus(Some(process.pid));
+        tracing::info!(workload = %key, pid = process.pid, cpus = %host::cpu_list(&cpus), "process adopted");
+        if let Ok(mut plan) = self.cpus.lock() {
+            plan.record(key, cpus);
+        }
+        Ok(Box::new(ProcessInstance {
+            key: key.clone(),
+            process: Supervised::adopted(key.to_string(), process),
+            // It ran before the agent restarted: running at once.
+            polled: true,
+            cpus: self.cpus.clone(),
         }))
     }
 }

@@ -13,12 +13,14 @@
 //! future work, see `docs/compute.md`).
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use ledger::payload::compute::WorkloadSpec;
 
-use crate::driver::{ChildInstance, Driver, DriverError, Instance, InstanceStatus, WorkloadKey};
+use crate::driver::{Driver, DriverError, Instance, InstanceStatus, Supervised, WorkloadKey};
+use crate::host::ProcessIdentity;
 
 /// What the guest prints on its serial console once booted.
 pub const READY_MARKER: &str = "blockstake-guest: ready";
@@ -151,7 +153,7 @@ impl QemuDriver {
 }
 
 struct QemuInstance {
-    child: ChildInstance,
+    process: Supervised,
     console: PathBuf,
 }
 
@@ -167,7 +169,7 @@ fn console_shows_ready(console: &Path) -> bool {
 
 impl Instance for QemuInstance {
     fn poll(&mut self) -> Result<InstanceStatus, DriverError> {
-        if let Some(how) = self.child.exited()? {
+        if let Some(how) = self.process.exited()? {
             return Ok(InstanceStatus::Exited(format!("qemu {how}")));
         }
         Ok(if console_shows_ready(&self.console) {
@@ -178,11 +180,15 @@ impl Instance for QemuInstance {
     }
 
     fn stop(&mut self) -> Result<(), DriverError> {
-        self.child.kill()
+        self.process.kill()
     }
 
-    fn pid(&self) -> Option<u32> {
-        Some(self.child.child.id())
+    fn identity(&self) -> Option<ProcessIdentity> {
+        self.process.identity()
+    }
+
+    fn detach(&mut self) {
+        self.process.detach();
     }
 }
 
@@ -229,6 +235,7 @@ impl Driver for QemuDriver {
             ])
             .args(["-serial", &format!("file:{}", console.display())])
             .args(["-name", &key.label()])
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
@@ -244,11 +251,24 @@ impl Driver for QemuDriver {
             "virtual machine started"
         );
         Ok(Box::new(QemuInstance {
-            child: ChildInstance {
-                workload: key.to_string(),
-                child,
-            },
+            process: Supervised::child(key.to_string(), child),
             console,
+        }))
+    }
+
+    /// The VM keeps running across an agent restart like a process
+    /// workload; its console file (kept by QEMU, which holds it open)
+    /// still shows whether it booted.
+    fn adopt(
+        &self,
+        key: &WorkloadKey,
+        _spec: &WorkloadSpec,
+        process: ProcessIdentity,
+    ) -> Result<Box<dyn Instance>, DriverError> {
+        tracing::info!(workload = %key, pid = process.pid, "virtual machine adopted");
+        Ok(Box::new(QemuInstance {
+            process: Supervised::adopted(key.to_string(), process),
+            console: self.console_path(key),
         }))
     }
 }

@@ -14,6 +14,15 @@
 //!
 //! It returns only the state *changes*, which the agent reports on chain.
 //! It never blocks for long: a poll is a `try_wait` and a file read.
+//!
+//! With a [`StateStore`] ([`Reconciler::with_state`]) it records every
+//! instance it starts (process identity and spec hash) and, on its first
+//! pass, adopts the recorded instances an earlier agent left running:
+//! a live process whose workload is still desired with the same spec is
+//! managed again without a restart (and without a state change to
+//! report); a live one whose spec changed or that is no longer desired is
+//! stopped; a dead one is started again. At shutdown it then leaves its
+//! instances running for the next agent ([`Reconciler::shutdown`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +31,7 @@ use std::time::{Duration, Instant};
 use ledger::payload::compute::{WorkloadSpec, WorkloadState};
 
 use crate::driver::{Driver, Instance, InstanceStatus, WorkloadKey};
+use crate::state::{StateStore, WorkloadRecord, spec_hash};
 
 /// Back-off between restarts of a crashing workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +81,12 @@ pub struct Reconciler {
     policy: RestartPolicy,
     managed: BTreeMap<WorkloadKey, Managed>,
     restarts: u64,
+    state: Option<StateStore>,
+    /// Records an earlier agent left, for the first pass to adopt.
+    adoptable: Option<Vec<WorkloadRecord>>,
+    adopted: u64,
+    state_errors: u64,
+    stop_on_exit: bool,
 }
 
 impl Reconciler {
@@ -80,7 +96,38 @@ impl Reconciler {
             policy,
             managed: BTreeMap::new(),
             restarts: 0,
+            state: None,
+            adoptable: None,
+            adopted: 0,
+            state_errors: 0,
+            stop_on_exit: false,
         }
+    }
+
+    /// Records instances in `store` and adopts those it already records
+    /// on the first [`Reconciler::reconcile`]. Files that are not records
+    /// are logged, counted ([`Reconciler::state_errors`]) and deleted.
+    pub fn with_state(mut self, store: StateStore) -> Reconciler {
+        let (records, errors) = store.load();
+        for error in &errors {
+            tracing::warn!(%error, "agent state file ignored (deleted)");
+        }
+        self.state_errors += errors.len() as u64;
+        tracing::info!(
+            directory = %store.directory().display(),
+            records = records.len(),
+            "agent state loaded"
+        );
+        self.adoptable = Some(records);
+        self.state = Some(store);
+        self
+    }
+
+    /// Stops the instances at [`Reconciler::shutdown`] even with a state
+    /// store (the default then is to leave them running).
+    pub fn stop_on_exit(mut self) -> Reconciler {
+        self.stop_on_exit = true;
+        self
     }
 
     pub fn driver_kind(&self) -> &'static str {
@@ -94,6 +141,7 @@ impl Reconciler {
         now: Instant,
     ) -> Vec<StateChange> {
         let mut changes = Vec::new();
+        self.adopt(desired, &mut changes);
         let gone: Vec<WorkloadKey> = self
             .managed
             .keys()
@@ -103,6 +151,7 @@ impl Reconciler {
         for key in gone {
             if let Some(mut managed) = self.managed.remove(&key) {
                 stop(&key, &mut managed);
+                self.forget(&key);
                 tracing::info!(workload = %key, "workload removed");
                 changes.push(StateChange {
                     key,
@@ -118,6 +167,7 @@ impl Reconciler {
             if replace && let Some(mut old) = self.managed.remove(key) {
                 tracing::info!(workload = %key, "workload spec changed; replacing it");
                 stop(key, &mut old);
+                self.forget(key);
             }
             let managed = self.managed.entry(key.clone()).or_insert_with(|| Managed {
                 spec: spec.clone(),
@@ -130,6 +180,7 @@ impl Reconciler {
             step(
                 &*self.driver,
                 &self.policy,
+                self.state.as_ref(),
                 key,
                 managed,
                 now,
@@ -145,9 +196,98 @@ impl Reconciler {
         changes
     }
 
+    /// The first pass with a state store: adopts, stops or forgets what
+    /// the store records (see the module documentation).
+    fn adopt(
+        &mut self,
+        desired: &BTreeMap<WorkloadKey, WorkloadSpec>,
+        changes: &mut Vec<StateChange>,
+    ) {
+        let Some(records) = self.adoptable.take() else {
+            return;
+        };
+        let kind = self.driver.kind();
+        for record in records {
+            let key = record.key.clone();
+            let wanted = desired.get(&key);
+            let same =
+                wanted.filter(|spec| record.driver == kind && spec_hash(spec) == record.spec_hash);
+            let pid = record.process.pid;
+            if !record.process.is_alive() {
+                if wanted.is_some() {
+                    tracing::info!(workload = %key, pid, "workload ended while the agent was down; starting it again");
+                }
+            } else if let Some(spec) = same {
+                match self.driver.adopt(&key, spec, record.process) {
+                    Ok(instance) => {
+                        tracing::info!(workload = %key, pid, "workload adopted");
+                        self.adopted += 1;
+                        self.managed.insert(
+                            key,
+                            Managed {
+                                spec: spec.clone(),
+                                instance: Some(instance),
+                                state: WorkloadState::Running,
+                                failures: 0,
+                                retry_at: None,
+                            },
+                        );
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::warn!(workload = %key, pid, %error, "cannot adopt workload; replacing it");
+                        kill_recorded(&record);
+                    }
+                }
+            } else {
+                let why = if wanted.is_some() {
+                    "its spec or driver changed"
+                } else {
+                    "it is no longer assigned to this node"
+                };
+                tracing::info!(workload = %key, pid, reason = why, "stopping a workload left from before the restart");
+                kill_recorded(&record);
+                if wanted.is_none() {
+                    changes.push(StateChange {
+                        key: key.clone(),
+                        state: WorkloadState::Deleted,
+                    });
+                }
+            }
+            self.forget(&key);
+        }
+    }
+
+    fn forget(&self, key: &WorkloadKey) {
+        forget_in(self.state.as_ref(), key);
+    }
+
+    /// At agent shutdown: with a state store (and without
+    /// [`Reconciler::stop_on_exit`]) leaves every instance running for the
+    /// next agent to adopt, otherwise stops them all. Returns how many it
+    /// left running and the changes of those it stopped.
+    pub fn shutdown(&mut self) -> (usize, Vec<StateChange>) {
+        if self.state.is_some() && !self.stop_on_exit {
+            let left = self.managed.len();
+            for (key, mut managed) in std::mem::take(&mut self.managed) {
+                if let Some(instance) = managed.instance.as_mut() {
+                    instance.detach();
+                    tracing::info!(workload = %key, pid = ?instance.pid(), "workload left running for the next agent");
+                }
+            }
+            (left, Vec::new())
+        } else {
+            (0, self.stop_all())
+        }
+    }
+
     /// Stops every instance (agent shutdown); their state becomes `stopped`.
     pub fn stop_all(&mut self) -> Vec<StateChange> {
         let mut changes = Vec::new();
+        let keys: Vec<WorkloadKey> = self.managed.keys().cloned().collect();
+        for key in keys {
+            self.forget(&key);
+        }
         for (key, managed) in &mut self.managed {
             stop(key, managed);
             managed.state = WorkloadState::Stopped;
@@ -179,11 +319,58 @@ impl Reconciler {
     pub fn restarts(&self) -> u64 {
         self.restarts
     }
+
+    /// Workloads adopted from an earlier agent.
+    pub fn adopted(&self) -> u64 {
+        self.adopted
+    }
+
+    /// State files that were not records (ignored and deleted).
+    pub fn state_errors(&self) -> u64 {
+        self.state_errors
+    }
 }
 
 impl Drop for Reconciler {
     fn drop(&mut self) {
-        self.stop_all();
+        self.shutdown();
+    }
+}
+
+/// Stops a recorded process that is not managed (its identity guards
+/// against a reused PID).
+fn kill_recorded(record: &WorkloadRecord) {
+    if let Err(error) = record.process.kill_and_wait(Duration::from_secs(5)) {
+        tracing::warn!(workload = %record.key, pid = record.process.pid, %error, "cannot stop workload");
+    }
+}
+
+fn remember(state: Option<&StateStore>, driver: &str, key: &WorkloadKey, managed: &Managed) {
+    let (Some(store), Some(process)) = (
+        state,
+        managed
+            .instance
+            .as_ref()
+            .and_then(|instance| instance.identity()),
+    ) else {
+        return;
+    };
+    let record = WorkloadRecord {
+        key: key.clone(),
+        driver: driver.to_owned(),
+        spec_hash: spec_hash(&managed.spec),
+        process,
+    };
+    if let Err(error) = store.save(&record) {
+        tracing::warn!(workload = %key, %error, "cannot record workload state; it will be restarted after an agent restart");
+    }
+}
+
+fn forget_in(state: Option<&StateStore>, key: &WorkloadKey) {
+    if let Some(store) = state
+        && let Err(error) = store.remove(key)
+    {
+        tracing::warn!(workload = %key, %error, "cannot forget workload state");
     }
 }
 
@@ -195,9 +382,11 @@ fn stop(key: &WorkloadKey, managed: &mut Managed) {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the reconciler's parts, borrowed apart
 fn step(
     driver: &dyn Driver,
     policy: &RestartPolicy,
+    state: Option<&StateStore>,
     key: &WorkloadKey,
     managed: &mut Managed,
     now: Instant,
@@ -212,10 +401,12 @@ fn step(
             }
             Ok(InstanceStatus::Exited(how)) => {
                 managed.instance = None;
+                forget_in(state, key);
                 fail(policy, key, managed, now, &format!("{how}; restarting"));
             }
             Err(error) => {
                 stop(key, managed);
+                forget_in(state, key);
                 fail(policy, key, managed, now, &error.to_string());
             }
         }
@@ -232,6 +423,7 @@ fn step(
         Ok(instance) => {
             managed.instance = Some(instance);
             managed.state = WorkloadState::Starting;
+            remember(state, driver.kind(), key, managed);
         }
         Err(error) => fail(policy, key, managed, now, &error.to_string()),
     }

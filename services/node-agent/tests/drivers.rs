@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 //! The drivers through the reconciler, with real processes and (where
-//! `qemu-system-x86_64` is installed) a real virtual machine.
+//! `qemu-system-x86_64` is installed) a real virtual machine: starting,
+//! replacing, restarting, limits and CPU pinning, and a restarted
+//! reconciler adopting what an earlier one left running.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,9 +13,11 @@ use std::time::{Duration, Instant};
 use ledger::Hash32;
 use ledger::payload::compute::{DeploymentId, Name, Resources, WorkloadSpec, WorkloadState};
 use node_agent::driver::{Driver, WorkloadKey};
+use node_agent::host::ProcessIdentity;
 use node_agent::process::ProcessDriver;
 use node_agent::qemu::{Accelerator, QemuDriver, READY_MARKER};
 use node_agent::reconcile::{Reconciler, RestartPolicy, StateChange};
+use node_agent::state::StateStore;
 
 fn key(name: &str) -> WorkloadKey {
     WorkloadKey {
@@ -38,6 +42,29 @@ fn alive(pid: u32) -> bool {
     // A reaped process has no /proc entry; a zombie would, but the
     // reconciler waits for what it kills.
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Runs and is not a zombie (a process the test started and a reconciler
+/// killed after adopting it stays a zombie of the test).
+fn running(pid: u32) -> bool {
+    ProcessIdentity::of(pid).is_some_and(|process| process.is_alive())
+}
+
+/// A reconciler over `driver` keeping its records in `state`.
+fn persistent(driver: impl Driver + 'static, state: &Path) -> Reconciler {
+    Reconciler::new(Arc::new(driver), RestartPolicy::default())
+        .with_state(StateStore::open(state.to_path_buf()).unwrap())
+}
+
+/// The CPUs a process may run on, from `/proc/<pid>/status`.
+fn cpus_allowed_list(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 /// Reconciles until `done` holds for the states, or panics after `limit`.
@@ -253,7 +280,8 @@ fn qemu_boots_a_real_guest() {
     for accelerator in accelerators {
         let directory = tempfile::tempdir().unwrap();
         let driver = QemuDriver::new(binary.clone(), directory.path().to_path_buf(), accelerator);
-        let mut reconciler = Reconciler::new(Arc::new(driver.clone()), RestartPolicy::default());
+        let state = directory.path().join("state");
+        let mut reconciler = persistent(driver.clone(), &state);
         let desired = BTreeMap::from([(key("vm"), spec("vm", "alpine", 32))]);
         let started = Instant::now();
         reconcile_until(
@@ -271,8 +299,151 @@ fn qemu_boots_a_real_guest() {
         assert!(console.contains(READY_MARKER), "{console}");
         let pid = reconciler.pid(&key("vm")).unwrap();
         assert!(alive(pid));
+        // An agent restart: the VM keeps running and is adopted.
+        assert_eq!(reconciler.shutdown().0, 1);
+        drop(reconciler);
+        let mut reconciler = persistent(driver.clone(), &state);
+        assert!(reconciler.reconcile(&desired, Instant::now()).is_empty());
+        assert_eq!(
+            (reconciler.adopted(), reconciler.pid(&key("vm"))),
+            (1, Some(pid))
+        );
+        assert_eq!(reconciler.states()[&key("vm")], WorkloadState::Running);
         let changes = reconciler.reconcile(&BTreeMap::new(), Instant::now());
         assert_eq!(changes[0].state, WorkloadState::Deleted);
-        assert!(!alive(pid), "the VM was stopped");
+        assert!(!running(pid), "the VM was stopped");
     }
+}
+
+#[test]
+fn a_restarted_reconciler_adopts_live_workloads_and_replaces_the_rest() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state");
+    let mut first = persistent(process_driver(directory.path()), &state);
+    let names = ["keep", "resize", "removed", "killed"];
+    let mut desired: BTreeMap<WorkloadKey, WorkloadSpec> = names
+        .into_iter()
+        .map(|name| (key(name), spec(name, "alpine", 64)))
+        .collect();
+    reconcile_until(&mut first, &desired, Duration::from_secs(10), all_running);
+    let pids: BTreeMap<&str, u32> = names
+        .into_iter()
+        .map(|name| (name, first.pid(&key(name)).unwrap()))
+        .collect();
+    // The agent exits: everything keeps running, recorded on disk.
+    assert_eq!(first.shutdown().0, 4);
+    drop(first);
+    assert!(pids.values().all(|pid| running(*pid)));
+    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 4);
+
+    // While no agent runs: one workload dies, one is resized, one removed,
+    // and a state file is corrupt.
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pids["killed"].to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pids["killed"]) {
+        assert!(Instant::now() < deadline, "SIGKILL did not kill");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    desired.insert(key("resize"), spec("resize", "alpine", 96));
+    desired.remove(&key("removed"));
+    std::fs::write(state.join("garbage.json"), b"{ not json").unwrap();
+
+    let mut second = persistent(process_driver(directory.path()), &state);
+    assert_eq!(second.state_errors(), 1, "the corrupt file is reported");
+    assert!(!state.join("garbage.json").exists(), "and dropped");
+    let changes = reconcile_until(&mut second, &desired, Duration::from_secs(10), all_running);
+    assert_eq!(second.adopted(), 1, "only the unchanged live workload");
+    assert_eq!(second.pid(&key("keep")), Some(pids["keep"]), "same process");
+    assert!(
+        changes.iter().all(|change| change.key != key("keep")),
+        "an adopted workload goes through no state change: {changes:?}"
+    );
+    assert!(
+        !running(pids["resize"]),
+        "the old spec's process is stopped"
+    );
+    assert_ne!(second.pid(&key("resize")), Some(pids["resize"]));
+    assert!(!running(pids["removed"]), "the unassigned one is stopped");
+    assert!(changes.contains(&StateChange {
+        key: key("removed"),
+        state: WorkloadState::Deleted,
+    }));
+    let killed: Vec<String> = changes
+        .iter()
+        .filter(|change| change.key == key("killed"))
+        .map(|change| change.state.to_string())
+        .collect();
+    assert_eq!(
+        killed,
+        ["starting", "running"],
+        "the dead one is started again"
+    );
+    assert_ne!(second.pid(&key("killed")), Some(pids["killed"]));
+
+    // An adopted process is watched like a child: killed, it is restarted.
+    let adopted = pids["keep"];
+    std::process::Command::new("kill")
+        .args(["-KILL", &adopted.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while second.pid(&key("keep")) == Some(adopted)
+        || second.states()[&key("keep")] != WorkloadState::Running
+    {
+        assert!(Instant::now() < deadline, "{:?}", second.states());
+        second.reconcile(&desired, Instant::now());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(second.restarts(), 1);
+
+    let left: Vec<u32> = desired.keys().map(|key| second.pid(key).unwrap()).collect();
+    assert_eq!(second.stop_all().len(), 3);
+    assert!(left.iter().all(|pid| !running(*pid)));
+    assert_eq!(
+        std::fs::read_dir(&state).unwrap().count(),
+        0,
+        "stopped workloads are forgotten"
+    );
+}
+
+#[test]
+fn process_workloads_are_pinned_to_their_cores() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut reconciler = Reconciler::new(
+        Arc::new(process_driver(directory.path())),
+        RestartPolicy::default(),
+    );
+    let machine = cpus_allowed_list(std::process::id());
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let mut wide = spec("wide", "alpine", 64);
+    wide.resources.cores = u32::try_from(cpus).unwrap() + 2;
+    let desired = BTreeMap::from([
+        (key("one"), spec("one", "alpine", 64)),
+        (key("two"), spec("two", "alpine", 64)),
+        (key("wide"), wide),
+    ]);
+    reconcile_until(
+        &mut reconciler,
+        &desired,
+        Duration::from_secs(10),
+        all_running,
+    );
+    let one = cpus_allowed_list(reconciler.pid(&key("one")).unwrap());
+    let two = cpus_allowed_list(reconciler.pid(&key("two")).unwrap());
+    println!("machine {machine}; one core: {one} and {two}; more cores than CPUs: all");
+    for list in [&one, &two] {
+        assert!(list.parse::<usize>().is_ok(), "one core is one CPU: {list}");
+    }
+    if cpus > 1 {
+        assert_ne!(one, two, "single-core workloads are spread over the CPUs");
+    }
+    assert_eq!(
+        cpus_allowed_list(reconciler.pid(&key("wide")).unwrap()),
+        machine,
+        "a workload with more cores than CPUs runs on all of them"
+    );
 }
