@@ -106,7 +106,13 @@ register_compute() {
 stop_compute() {
     local dir
     for dir in "$devnet_dir"/agent-*; do
-        [[ -d "$dir" ]] && stop_dir "$dir" "node agent ${dir##*-}"
+        [[ -d "$dir" ]] || continue
+        stop_dir "$dir" "node agent ${dir##*-}"
+        # A stopped agent leaves its workloads running for the next one to
+        # adopt; `down` stops them too.
+        if [[ -d "$dir/work/state" && -x "$agent_bin" ]]; then
+            "$agent_bin" stop-workloads --work-dir "$dir/work" | sed "s/^/devnet: node agent ${dir##*-}: /"
+        fi
     done
     return 0
 }
