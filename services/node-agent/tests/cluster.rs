@@ -8,7 +8,10 @@
 //! VM and frees the capacity. A deployment whose deposit runs out is
 //! billed by the agent, goes into grace and is stopped by the chain once
 //! the grace period is over; the agent stops its process and the read
-//! model shows why.
+//! model shows why. A node agent process restarted while its workload
+//! runs adopts it (same process, no new state on chain); one killed while
+//! the agent was down is started again; the workload is pinned to as many
+//! CPUs as it has cores.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -643,12 +646,23 @@ async fn register_node(
 
 /// Processes whose environment names `deployment` (its workloads).
 fn workload_processes(deployment: DeploymentId) -> usize {
+    workload_pids(deployment).len()
+}
+
+/// The PIDs of the processes whose environment names `deployment` (a
+/// zombie's environment reads empty, so only live ones).
+fn workload_pids(deployment: DeploymentId) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok())
-        .filter_map(|entry| std::fs::read_to_string(entry.path().join("environ")).ok())
-        .filter(|environ| environ.contains(&format!("BSC_DEPLOYMENT={deployment}")))
-        .count()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse().ok()?;
+            let environ = std::fs::read_to_string(entry.path().join("environ")).ok()?;
+            environ
+                .contains(&format!("BSC_DEPLOYMENT={deployment}"))
+                .then_some(pid)
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -807,6 +821,276 @@ async fn a_deployment_out_of_funds_is_stopped_after_its_grace_period() {
 
     stop.cancel();
     agent.await.unwrap().unwrap();
+    cluster.shutdown.cancel();
+    cluster.devnet.shutdown().await.unwrap();
+}
+
+/// The `node-agent` binary on `cluster`'s devnet, killed on drop.
+struct AgentProcess {
+    child: std::process::Child,
+    metrics: std::net::SocketAddr,
+}
+
+impl AgentProcess {
+    fn start(cluster: &Cluster, directory: &std::path::Path, listen: std::net::SocketAddr) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(directory.join("node-agent.log"))
+            .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_node-agent"))
+            .arg("--node-key-file")
+            .arg(directory.join("node.key"))
+            .args(["--network", &cluster.devnet.network])
+            .arg("--network-config")
+            .arg(directory.join("network.toml"))
+            .args([
+                "run",
+                "--driver",
+                "process",
+                "--tick-ms",
+                "200",
+                "--report-secs",
+                "3",
+            ])
+            .arg("--work-dir")
+            .arg(directory.join("work"))
+            .args(["--listen", &listen.to_string()])
+            .args(["--nats-url", &devenv::Settings::load().unwrap().nats_url])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        AgentProcess {
+            child,
+            metrics: listen,
+        }
+    }
+
+    /// SIGTERM, as `systemctl restart` sends, and wait for the exit.
+    fn terminate(mut self) {
+        signal(self.child.id(), "-TERM");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "node-agent exited with {status}");
+    }
+
+    /// The value of a metric without labels, once the agent serves it.
+    async fn metric(&self, name: &str) -> Option<f64> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.metrics).await.ok()?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: agent\r\n\r\n")
+            .await
+            .ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.ok()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.trim().parse().ok())
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// The one live workload process of `deployment`, waiting for it.
+async fn the_workload_pid(deployment: DeploymentId, other_than: Option<u32>) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pids = workload_pids(deployment);
+        if let [pid] = pids[..]
+            && Some(pid) != other_than
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "workload processes: {pids:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The reported states of `deployment`'s workload events from `from` on.
+fn reported_since(events: &[ComputeEvent], from: usize, deployment: DeploymentId) -> Vec<String> {
+    events[from..]
+        .iter()
+        .filter_map(|event| match event {
+            ComputeEvent::WorkloadStateReported {
+                deployment: d,
+                state,
+                ..
+            } if *d == deployment => Some(state.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_agent_process_adopts_its_running_workload() {
+    let mut cluster = Cluster::start().await;
+    let node_key = key(0xd0);
+    let (alice_key, farmer_key) = (key(0x11), key(0x22));
+    cluster.fund(&[&node_key]).await;
+    let alice = cluster.register_identity("alice", &alice_key).await;
+    let farmer = cluster.register_identity("farmer", &farmer_key).await;
+    register_node(&mut cluster, farmer, &farmer_key, &node_key).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("node.key"), hex::encode([0xd0u8; 32])).unwrap();
+    let network =
+        testkit::devnet_config_text(&cluster.devnet.network, &testkit::DevnetOptions::default())
+            .unwrap();
+    std::fs::write(dir.path().join("network.toml"), network).unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let agent = AgentProcess::start(&cluster, dir.path(), listen);
+
+    // One VM with one core.
+    let spec = blueprint::parse(
+        "name: kept\nvms:\n  - name: web\n    cores: 1\n    memory_mib: 64\n    disk_gib: 1\n    image: alpine\n",
+    )
+    .unwrap();
+    let created = cluster
+        .compute(
+            |deposit| ComputeAction::CreateDeployment {
+                owner: alice,
+                spec,
+                deposit,
+            },
+            Some(&alice_key),
+            None,
+            Some(Currency(500 * 1_000_000_000)),
+        )
+        .await;
+    let deployment = DeploymentId::for_creation(&created);
+    cluster
+        .wait_for("the VM running", Duration::from_secs(30), |events| {
+            all_running_where_placed(events, deployment, 1)
+        })
+        .await;
+    let pid = the_workload_pid(deployment, None).await;
+    let cpus = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let allowed = cpus
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(
+        allowed.parse::<usize>().is_ok(),
+        "a one-core workload runs on exactly one CPU, not {allowed}"
+    );
+
+    // Restart the agent: the process keeps running and is adopted.
+    let before = cluster.events.lock().unwrap().len();
+    agent.terminate();
+    assert_eq!(
+        workload_pids(deployment),
+        [pid],
+        "the agent's exit left it running"
+    );
+    let restarted = Instant::now();
+    let agent = AgentProcess::start(&cluster, dir.path(), listen);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while agent.metric("node_agent_adopted_workloads").await != Some(1.0) {
+        assert!(Instant::now() < deadline, "the agent did not adopt the VM");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "agent restarted; adopted 1 workload after {:?}",
+        restarted.elapsed()
+    );
+    // Its periodic report (every 3 s) restates the state: still running.
+    cluster
+        .wait_for(
+            "a report after the restart",
+            Duration::from_secs(20),
+            |events| !reported_since(events, before, deployment).is_empty(),
+        )
+        .await;
+    assert_eq!(workload_pids(deployment), [pid], "the same process runs");
+    let states = reported_since(&cluster.events.lock().unwrap(), before, deployment);
+    assert!(
+        states.iter().all(|state| state == "running"),
+        "the chain saw only running after the restart: {states:?}"
+    );
+    // The read model's history: started once, never stopped.
+    let query = "query($id: String!) { deployment(id: $id) { workloads { reportedState history { kind state } } } }";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let workload = loop {
+        let data = cluster
+            .devnet
+            .query(query, serde_json::json!({ "id": deployment.to_string() }))
+            .await
+            .unwrap();
+        let workload = data["deployment"]["workloads"][0].clone();
+        if workload["reportedState"] == "running" {
+            break workload;
+        }
+        assert!(Instant::now() < deadline, "read model: {workload}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let reports: Vec<&str> = workload["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["kind"] == "reported")
+        .map(|row| row["state"].as_str().unwrap())
+        .collect();
+    println!("read model history of the reports: {reports:?}");
+    assert_eq!(
+        reports.iter().filter(|state| **state != "running").count(),
+        reports
+            .iter()
+            .position(|state| *state == "running")
+            .unwrap(),
+        "nothing but running once it ran: {reports:?}"
+    );
+
+    // Killed while the agent is down: started again when it comes back.
+    agent.terminate();
+    signal(pid, "-KILL");
+    let before = cluster.events.lock().unwrap().len();
+    let agent = AgentProcess::start(&cluster, dir.path(), listen);
+    let new_pid = the_workload_pid(deployment, Some(pid)).await;
+    cluster
+        .wait_for("the VM running again", Duration::from_secs(30), |events| {
+            reported_since(events, before, deployment)
+                .last()
+                .is_some_and(|state| state == "running")
+        })
+        .await;
+    assert_eq!(
+        agent.metric("node_agent_adopted_workloads").await,
+        Some(0.0)
+    );
+    println!("killed while the agent was down: pid {pid} replaced by {new_pid}");
+
+    // Stopping the agent and its workloads leaves nothing behind.
+    agent.terminate();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_node-agent"))
+        .arg("stop-workloads")
+        .arg("--work-dir")
+        .arg(dir.path().join("work"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        workload_processes(deployment),
+        0,
+        "no workload process is left"
+    );
     cluster.shutdown.cancel();
     cluster.devnet.shutdown().await.unwrap();
 }
