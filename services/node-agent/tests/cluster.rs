@@ -283,6 +283,51 @@ impl Cluster {
         id
     }
 
+    /// Creates `owner`'s deployment of `spec` with `deposit` escrowed.
+    async fn create_deployment(
+        &mut self,
+        owner: IdentityId,
+        owner_key: &SecretKey,
+        spec: DeploymentSpec,
+        deposit: Currency,
+    ) -> DeploymentId {
+        let created = self
+            .compute(
+                |deposit| ComputeAction::CreateDeployment {
+                    owner,
+                    spec,
+                    deposit,
+                },
+                Some(owner_key),
+                None,
+                Some(deposit),
+            )
+            .await;
+        DeploymentId::for_creation(&created)
+    }
+
+    /// Funds `node_key`, registers its node for the identity `farmer` and
+    /// the identity `alice`, who deploys: returns alice and her key.
+    async fn one_node(&mut self, node_key: &SecretKey) -> (IdentityId, SecretKey) {
+        let (alice_key, farmer_key) = (key(0x11), key(0x22));
+        self.fund(&[node_key]).await;
+        let alice = self.register_identity("alice", &alice_key).await;
+        let farmer = self.register_identity("farmer", &farmer_key).await;
+        register_node(self, farmer, &farmer_key, node_key).await;
+        (alice, alice_key)
+    }
+
+    /// Waits until the `count` workloads of `deployment` are reported
+    /// running where they are placed.
+    async fn wait_running(&self, deployment: DeploymentId, count: usize) {
+        self.wait_for(
+            &format!("{count} workload(s) running"),
+            Duration::from_secs(60),
+            |events| all_running_where_placed(events, deployment, count),
+        )
+        .await;
+    }
+
     /// Waits until `done` holds for the events seen so far.
     async fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&[ComputeEvent]) -> bool) {
         let deadline = Instant::now() + limit;
@@ -450,24 +495,10 @@ async fn two_agents_run_heal_and_destroy_a_blueprint() {
     let Action::Create(create) = diff.action else {
         panic!("a new blueprint creates");
     };
-    let created = cluster
-        .compute(
-            |deposit| ComputeAction::CreateDeployment {
-                owner: alice,
-                spec: create,
-                deposit,
-            },
-            Some(&alice_key),
-            None,
-            Some(Currency(500 * 1_000_000_000)),
-        )
+    let deployment = cluster
+        .create_deployment(alice, &alice_key, create, Currency(500 * 1_000_000_000))
         .await;
-    let deployment = DeploymentId::for_creation(&created);
-    cluster
-        .wait_for("three VMs running", Duration::from_secs(60), |events| {
-            all_running_where_placed(events, deployment, 3)
-        })
-        .await;
+    cluster.wait_running(deployment, 3).await;
     let nodes_used: std::collections::BTreeSet<NodeId> =
         placements(&cluster.events.lock().unwrap(), deployment)
             .values()
@@ -680,11 +711,7 @@ async fn a_deployment_out_of_funds_is_stopped_after_its_grace_period() {
     .await;
     assert_eq!(cluster.devnet.config.compute, compute);
     let node_key = key(0xc0);
-    let (alice_key, farmer_key) = (key(0x11), key(0x22));
-    cluster.fund(&[&node_key]).await;
-    let alice = cluster.register_identity("alice", &alice_key).await;
-    let farmer = cluster.register_identity("farmer", &farmer_key).await;
-    register_node(&mut cluster, farmer, &farmer_key, &node_key).await;
+    let (alice, alice_key) = cluster.one_node(&node_key).await;
     let dir = tempfile::tempdir().unwrap();
     let (stop, agent) = cluster.start_agent(&node_key, dir.path());
 
@@ -696,24 +723,10 @@ async fn a_deployment_out_of_funds_is_stopped_after_its_grace_period() {
     .unwrap();
     let price = compute.price_per_block(&spec).unwrap();
     let deposit = Currency(price.0 * 8);
-    let created = cluster
-        .compute(
-            |deposit| ComputeAction::CreateDeployment {
-                owner: alice,
-                spec,
-                deposit,
-            },
-            Some(&alice_key),
-            None,
-            Some(deposit),
-        )
+    let deployment = cluster
+        .create_deployment(alice, &alice_key, spec, deposit)
         .await;
-    let deployment = DeploymentId::for_creation(&created);
-    cluster
-        .wait_for("the VM running", Duration::from_secs(30), |events| {
-            all_running_where_placed(events, deployment, 1)
-        })
-        .await;
+    cluster.wait_running(deployment, 1).await;
     assert_eq!(workload_processes(deployment), 1, "the VM's process runs");
 
     cluster
@@ -939,11 +952,7 @@ fn reported_since(events: &[ComputeEvent], from: usize, deployment: DeploymentId
 async fn a_restarted_agent_process_adopts_its_running_workload() {
     let mut cluster = Cluster::start().await;
     let node_key = key(0xd0);
-    let (alice_key, farmer_key) = (key(0x11), key(0x22));
-    cluster.fund(&[&node_key]).await;
-    let alice = cluster.register_identity("alice", &alice_key).await;
-    let farmer = cluster.register_identity("farmer", &farmer_key).await;
-    register_node(&mut cluster, farmer, &farmer_key, &node_key).await;
+    let (alice, alice_key) = cluster.one_node(&node_key).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("node.key"), hex::encode([0xd0u8; 32])).unwrap();
     let network =
@@ -961,24 +970,10 @@ async fn a_restarted_agent_process_adopts_its_running_workload() {
         "name: kept\nvms:\n  - name: web\n    cores: 1\n    memory_mib: 64\n    disk_gib: 1\n    image: alpine\n",
     )
     .unwrap();
-    let created = cluster
-        .compute(
-            |deposit| ComputeAction::CreateDeployment {
-                owner: alice,
-                spec,
-                deposit,
-            },
-            Some(&alice_key),
-            None,
-            Some(Currency(500 * 1_000_000_000)),
-        )
+    let deployment = cluster
+        .create_deployment(alice, &alice_key, spec, Currency(500 * 1_000_000_000))
         .await;
-    let deployment = DeploymentId::for_creation(&created);
-    cluster
-        .wait_for("the VM running", Duration::from_secs(30), |events| {
-            all_running_where_placed(events, deployment, 1)
-        })
-        .await;
+    cluster.wait_running(deployment, 1).await;
     let pid = the_workload_pid(deployment, None).await;
     let cpus = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let allowed = cpus
