@@ -247,12 +247,14 @@ impl Reconciler {
                 };
                 tracing::info!(workload = %key, pid, reason = why, "stopping a workload left from before the restart");
                 kill_recorded(&record);
-                if wanted.is_none() {
-                    changes.push(StateChange {
-                        key: key.clone(),
-                        state: WorkloadState::Deleted,
-                    });
-                }
+            }
+            if wanted.is_none() {
+                // Removed while the agent was down: the chain last heard
+                // of it running.
+                changes.push(StateChange {
+                    key: key.clone(),
+                    state: WorkloadState::Deleted,
+                });
             }
             self.forget(&key);
         }

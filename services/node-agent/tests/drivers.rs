@@ -320,7 +320,7 @@ fn a_restarted_reconciler_adopts_live_workloads_and_replaces_the_rest() {
     let directory = tempfile::tempdir().unwrap();
     let state = directory.path().join("state");
     let mut first = persistent(process_driver(directory.path()), &state);
-    let names = ["keep", "resize", "removed", "killed"];
+    let names = ["keep", "resize", "removed", "killed", "gone"];
     let mut desired: BTreeMap<WorkloadKey, WorkloadSpec> = names
         .into_iter()
         .map(|name| (key(name), spec(name, "alpine", 64)))
@@ -331,23 +331,26 @@ fn a_restarted_reconciler_adopts_live_workloads_and_replaces_the_rest() {
         .map(|name| (name, first.pid(&key(name)).unwrap()))
         .collect();
     // The agent exits: everything keeps running, recorded on disk.
-    assert_eq!(first.shutdown().0, 4);
+    assert_eq!(first.shutdown().0, 5);
     drop(first);
     assert!(pids.values().all(|pid| running(*pid)));
-    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 4);
+    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 5);
 
     // While no agent runs: one workload dies, one is resized, one removed,
-    // and a state file is corrupt.
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &pids["killed"].to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while running(pids["killed"]) {
-        assert!(Instant::now() < deadline, "SIGKILL did not kill");
-        std::thread::sleep(Duration::from_millis(10));
+    // one dies and is removed, and a state file is corrupt.
+    for name in ["killed", "gone"] {
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &pids[name].to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while running(pids[name]) {
+            assert!(Instant::now() < deadline, "SIGKILL did not kill");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
+    desired.remove(&key("gone"));
     desired.insert(key("resize"), spec("resize", "alpine", 96));
     desired.remove(&key("removed"));
     std::fs::write(state.join("garbage.json"), b"{ not json").unwrap();
@@ -368,10 +371,15 @@ fn a_restarted_reconciler_adopts_live_workloads_and_replaces_the_rest() {
     );
     assert_ne!(second.pid(&key("resize")), Some(pids["resize"]));
     assert!(!running(pids["removed"]), "the unassigned one is stopped");
-    assert!(changes.contains(&StateChange {
-        key: key("removed"),
-        state: WorkloadState::Deleted,
-    }));
+    for name in ["removed", "gone"] {
+        assert!(
+            changes.contains(&StateChange {
+                key: key(name),
+                state: WorkloadState::Deleted,
+            }),
+            "{name} is reported deleted: {changes:?}"
+        );
+    }
     let killed: Vec<String> = changes
         .iter()
         .filter(|change| change.key == key("killed"))
