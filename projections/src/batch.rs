@@ -190,6 +190,12 @@ pub async fn apply_batch(
                     height: block.height,
                     block_id,
                     stream_seq: message.stream_seq,
+                    genesis_id: if block.height == BlockHeight(0) {
+                        Some(block_id)
+                    } else {
+                        checkpoint.and_then(|at| at.genesis_id)
+                    },
+                    stream_block: stream_block(message, block_id),
                 });
                 outcome.applied += 1;
                 outcome.events += block.events.len() as u64;
@@ -209,6 +215,8 @@ pub async fn apply_batch(
                     height: BlockHeight(block.height.0.saturating_sub(1)),
                     block_id: block.block.header.parent,
                     stream_seq: message.stream_seq,
+                    genesis_id: checkpoint.and_then(|at| at.genesis_id),
+                    stream_block: stream_block(message, block_id),
                 });
                 outcome.reverted += 1;
             }
@@ -216,6 +224,7 @@ pub async fn apply_batch(
                 // Still advance the stream position so it is not re-read.
                 if let Some(at) = checkpoint.as_mut() {
                     at.stream_seq = message.stream_seq;
+                    at.stream_block = stream_block(message, block_id);
                 }
                 outcome.skipped += 1;
             }
@@ -257,6 +266,14 @@ pub async fn apply_batch(
     transaction.commit().await?;
     outcome.checkpoint = checkpoint;
     Ok(outcome)
+}
+
+/// The block the checkpoint records for the stream message at its
+/// position: the message's block when it came from the stream, none for a
+/// block from a node (its position is just before the stream's first
+/// retained message, which is not that block).
+fn stream_block(message: &StreamMessage, block_id: BlockId) -> Option<BlockId> {
+    (message.source == Source::Stream).then_some(block_id)
 }
 
 /// Reverts the model's own blocks above `ancestor` (height and block ID),
@@ -345,7 +362,7 @@ pub async fn revert_to(
     let checkpoint = Checkpoint {
         height: ancestor_height,
         block_id: ancestor_id,
-        stream_seq: tip.stream_seq,
+        ..tip
     };
     schema::write_checkpoint(&mut transaction, &checkpoint).await?;
     transaction.commit().await?;

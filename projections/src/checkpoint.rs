@@ -11,12 +11,45 @@ use ledger::{BlockHeight, BlockId};
 use crate::error::StreamSequence;
 
 /// A model's position: the block at its tip and the last stream message
-/// folded in.
+/// folded in, and which chain (and stream) they belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {
     pub height: BlockHeight,
     pub block_id: BlockId,
     pub stream_seq: StreamSequence,
+    /// The genesis block of the chain the model folds: the chain ID.
+    /// `None` for a checkpoint written before the runtime recorded it.
+    pub genesis_id: Option<BlockId>,
+    /// The block named by the stream message at `stream_seq`, whatever it
+    /// did (applied, reverted, skipped). `None` when no stream message is
+    /// at that position for the model (blocks backfilled from a node; a
+    /// checkpoint written before the runtime recorded it).
+    pub stream_block: Option<BlockId>,
+}
+
+impl Checkpoint {
+    /// Whether `message`, found at the checkpoint's stream position, can
+    /// be the message the model folded there (see [`crate::runner`],
+    /// "another chain"). Exact when the checkpoint recorded the block of
+    /// that message; otherwise what the checkpoint implies: an applied
+    /// message at its height names its block, a reverted one at the
+    /// height above is its child. Anything else cannot be judged (true).
+    pub fn matches_stream_message(&self, message: &BlockMessage) -> bool {
+        if let Some(expected) = self.stream_block {
+            return message.block_id() == expected;
+        }
+        match message.kind {
+            BlockMessageKind::Applied if message.height == self.height => {
+                message.block_id() == self.block_id
+            }
+            BlockMessageKind::Reverted
+                if Some(message.height.0) == self.height.0.checked_add(1) =>
+            {
+                message.block.header.parent == self.block_id
+            }
+            _ => true,
+        }
+    }
 }
 
 /// What the model remembers of the block at a height.
@@ -62,7 +95,15 @@ pub fn decide(
             Step::Refuse("the model is empty; there is nothing to revert".to_owned())
         }
         (BlockMessageKind::Applied, Some(at)) => {
-            if Some(height) == at.height.0.checked_add(1).map(BlockHeight)
+            if height == BlockHeight(0)
+                && let Some(genesis) = at.genesis_id
+                && genesis != id
+            {
+                // Never pruned: the chain ID. Another genesis is another chain.
+                Step::Refuse(format!(
+                    "the model folds the chain of genesis block {genesis}; this is another chain's genesis"
+                ))
+            } else if Some(height) == at.height.0.checked_add(1).map(BlockHeight)
                 && message.block.header.parent == at.block_id
             {
                 Step::Apply
@@ -142,6 +183,8 @@ mod tests {
             height: BlockHeight(height),
             block_id: block.id(),
             stream_seq: 10,
+            genesis_id: None,
+            stream_block: None,
         }
     }
 
@@ -265,5 +308,53 @@ mod tests {
             decide(Some(&cp), None, &message(reverted, 2, &two)),
             Step::Refuse(_)
         ));
+    }
+
+    #[test]
+    fn another_genesis_is_refused_even_below_the_horizon() {
+        let genesis = block(BlockId(Hash32::ZERO), 0);
+        let other_genesis = block(BlockId(Hash32::ZERO), 9);
+        let one = block(genesis.id(), 1);
+        let applied = BlockMessageKind::Applied;
+        let cp = Checkpoint {
+            genesis_id: Some(genesis.id()),
+            ..at(1, &one)
+        };
+        // Height 0 is pruned (nothing remembered): the own genesis is a
+        // republish, another one is another chain.
+        assert_eq!(
+            decide(Some(&cp), None, &message(applied, 0, &genesis)),
+            Step::Skip
+        );
+        assert!(matches!(
+            decide(Some(&cp), None, &message(applied, 0, &other_genesis)),
+            Step::Refuse(reason) if reason.contains("another chain")
+        ));
+    }
+
+    #[test]
+    fn the_message_at_the_checkpoint_position_names_the_checkpoint() {
+        let genesis = block(BlockId(Hash32::ZERO), 0);
+        let one = block(genesis.id(), 1);
+        let other_one = block(genesis.id(), 2);
+        let two = block(one.id(), 3);
+        let applied = BlockMessageKind::Applied;
+        let reverted = BlockMessageKind::Reverted;
+        // Recorded: exact.
+        let recorded = Checkpoint {
+            stream_block: Some(two.id()),
+            ..at(1, &one)
+        };
+        assert!(recorded.matches_stream_message(&message(reverted, 2, &two)));
+        assert!(!recorded.matches_stream_message(&message(applied, 1, &one)));
+        // Not recorded: what the checkpoint implies.
+        let legacy = at(1, &one);
+        assert!(legacy.matches_stream_message(&message(applied, 1, &one)));
+        assert!(!legacy.matches_stream_message(&message(applied, 1, &other_one)));
+        assert!(legacy.matches_stream_message(&message(reverted, 2, &two)));
+        let stranger = block(other_one.id(), 4);
+        assert!(!legacy.matches_stream_message(&message(reverted, 2, &stranger)));
+        // A skipped republish below the tip cannot be judged.
+        assert!(legacy.matches_stream_message(&message(applied, 0, &genesis)));
     }
 }

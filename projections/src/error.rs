@@ -8,6 +8,7 @@ use chain::stream::{BlockMessageError, BlocksRefusal};
 use ledger::{BlockHeight, BlockId};
 
 pub use crate::batch::Source;
+use crate::checkpoint::Checkpoint;
 
 /// Where a message sits in the JetStream stream.
 pub type StreamSequence = u64;
@@ -104,6 +105,40 @@ pub enum ProjectionError {
         ancestor: BlockHeight,
         reason: String,
     },
+    /// The model's checkpoint belongs to another chain than the one the
+    /// network and its stream carry (node data wiped and a new chain
+    /// started, the stream recreated, while PostgreSQL kept the model):
+    /// its rows are the other chain's. Not retried.
+    #[error(
+        "model {model}: its checkpoint (block {} at height {}, stream message {}) is from another chain: {what} is {found}, the model expects {expected}; its rows are that other chain's, so it stops. Fold the stream's chain from its start with `projector rebuild {model}` (then restart the projector), or drop the read models (`scripts/devnet reset` on a devnet)",
+        checkpoint.block_id,
+        checkpoint.height,
+        checkpoint.stream_seq
+    )]
+    OtherChain {
+        model: String,
+        /// The model's checkpoint (kept: nothing is written).
+        checkpoint: Box<Checkpoint>,
+        /// What was compared with the checkpoint.
+        what: String,
+        expected: BlockId,
+        found: BlockId,
+    },
+    /// The stream ends before the checkpoint's position: it was recreated
+    /// (stream sequences never go back). Retried: a node republishing its
+    /// outbox refills it with the same messages, and once it reaches the
+    /// position the message there shows whether it carries the model's
+    /// chain ([`ProjectionError::OtherChain`] if not).
+    #[error(
+        "model {model}: the stream {stream} ends at message {last} but the checkpoint (height {height}) is at message {stream_seq}: the stream was recreated; waiting until it reaches the checkpoint to check that it carries the model's chain (if a new chain started, fold it with `projector rebuild {model}`, or `scripts/devnet reset` on a devnet)"
+    )]
+    StreamBehindCheckpoint {
+        model: String,
+        stream: String,
+        last: StreamSequence,
+        stream_seq: StreamSequence,
+        height: BlockHeight,
+    },
     /// The model's own apply code failed on a block.
     #[error(
         "model {model}: applying block {block} at height {height} (stream message {stream_seq}) failed: {source}"
@@ -159,6 +194,9 @@ impl ProjectionError {
             }
             // The stream lost more while the model backfilled: go again.
             ProjectionError::StreamTruncated { .. } => true,
+            // A recreated stream being refilled (or another chain's, which
+            // is refused once the stream reaches the checkpoint).
+            ProjectionError::StreamBehindCheckpoint { .. } => true,
             _ => false,
         }
     }

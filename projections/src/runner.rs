@@ -82,6 +82,10 @@ pub struct RunnerConfig {
     pub max_retry_delay: Duration,
     /// How long a node may take to answer one blocks request.
     pub backfill_timeout: Duration,
+    /// The network's genesis block (its chain ID), when known from its
+    /// configuration: a model whose checkpoint names another genesis is
+    /// refused on start ([`ProjectionError::OtherChain`]).
+    pub genesis_id: Option<BlockId>,
 }
 
 impl RunnerConfig {
@@ -95,6 +99,7 @@ impl RunnerConfig {
             retry_delay: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(30),
             backfill_timeout: Duration::from_secs(5),
+            genesis_id: None,
         }
     }
 }
@@ -504,6 +509,7 @@ impl Runner {
         shutdown: &CancellationToken,
         live: bool,
     ) -> Result<Option<consumer::PullConsumer>, ProjectionError> {
+        self.check_chain(ledger_stream, checkpoint.as_ref()).await?;
         if !self
             .backfill(connection, ledger_stream, checkpoint, shutdown, live)
             .await?
@@ -515,6 +521,111 @@ impl Runner {
         self.position_consumer(ledger_stream, checkpoint.as_ref())
             .await
             .map(Some)
+    }
+
+    /// Refuses a checkpoint from another chain than the one the network
+    /// and the stream carry (docs/projector.md, "Another chain"): its
+    /// genesis must be the network's, and the stream's message at its
+    /// stream position must be the one the model folded there (stream
+    /// sequences never go back, so another message there means the stream
+    /// was recreated and carries another history). A stream that ends
+    /// before the checkpoint's position was recreated too; unless its
+    /// first message is another genesis, that is retried until the stream
+    /// reaches the position (a node republishing its outbox refills it
+    /// with the same messages), and then judged.
+    async fn check_chain(
+        &self,
+        ledger_stream: &mut jetstream::stream::Stream,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(), ProjectionError> {
+        let Some(at) = checkpoint else {
+            return Ok(());
+        };
+        let name = self.model.name();
+        let other_chain =
+            |what: String, expected: BlockId, found: BlockId| ProjectionError::OtherChain {
+                model: name.to_owned(),
+                checkpoint: Box::new(*at),
+                what,
+                expected,
+                found,
+            };
+        if let (Some(expected), Some(found)) = (at.genesis_id, self.config.genesis_id)
+            && expected != found
+        {
+            return Err(other_chain(
+                format!(
+                    "the genesis block (chain ID) of network {}",
+                    self.config.network
+                ),
+                expected,
+                found,
+            ));
+        }
+        let state = ledger_stream.info().await.map_err(nats)?.state.clone();
+        let read = |seq: u64| {
+            let ledger_stream = &*ledger_stream;
+            async move {
+                let raw = ledger_stream.get_raw_message(seq).await.map_err(nats)?;
+                BlockMessage::decode(&raw.payload).map_err(|source| ProjectionError::BadMessage {
+                    model: name.to_owned(),
+                    origin: Source::Stream,
+                    stream_seq: seq,
+                    source,
+                })
+            }
+        };
+        if at.stream_seq > state.last_sequence {
+            if let Some(expected) = at.genesis_id
+                && state.messages > 0
+                && state.first_sequence == 1
+            {
+                let first = read(1).await?;
+                if first.kind == BlockMessageKind::Applied
+                    && first.height == BlockHeight(0)
+                    && first.block_id() != expected
+                {
+                    return Err(other_chain(
+                        format!(
+                            "the genesis block at message 1 of the recreated stream {}",
+                            stream::stream_name(&self.config.network)
+                        ),
+                        expected,
+                        first.block_id(),
+                    ));
+                }
+            }
+            return Err(ProjectionError::StreamBehindCheckpoint {
+                model: name.to_owned(),
+                stream: stream::stream_name(&self.config.network),
+                last: state.last_sequence,
+                stream_seq: at.stream_seq,
+                height: at.height,
+            });
+        }
+        if state.messages == 0 || at.stream_seq < state.first_sequence {
+            // Not retained (a stream with limits): the backfill from a node
+            // checks the model's tip against the node's main chain.
+            return Ok(());
+        }
+        let message = read(at.stream_seq).await?;
+        if !at.matches_stream_message(&message) {
+            return Err(other_chain(
+                format!(
+                    "the block of message {} of stream {} ({} at height {})",
+                    at.stream_seq,
+                    stream::stream_name(&self.config.network),
+                    match message.kind {
+                        BlockMessageKind::Applied => "applied",
+                        BlockMessageKind::Reverted => "reverted",
+                    },
+                    message.height
+                ),
+                at.stream_block.unwrap_or(at.block_id),
+                message.block_id(),
+            ));
+        }
+        Ok(())
     }
 
     /// Makes the stream's first retained message the next one the model
@@ -598,6 +709,7 @@ impl Runner {
                 );
                 let mut transaction = connection.begin().await?;
                 at.stream_seq = first - 1;
+                at.stream_block = None;
                 schema::write_checkpoint(&mut transaction, at).await?;
                 transaction.commit().await?;
                 self.metrics.record(Some(at));

@@ -197,14 +197,23 @@ pub async fn read_checkpoint(
     connection: &mut PgConnection,
     model: &str,
 ) -> Result<Option<Checkpoint>, ProjectionError> {
-    let row = sqlx::query("SELECT height, block_id, stream_seq FROM checkpoint")
-        .fetch_optional(connection)
-        .await?;
+    let row = sqlx::query(
+        "SELECT height, block_id, stream_seq, genesis_id, stream_block FROM checkpoint",
+    )
+    .fetch_optional(connection)
+    .await?;
     row.map(|row| {
+        let optional_id = |column: &str| -> Result<Option<BlockId>, ProjectionError> {
+            row.try_get::<Option<&[u8]>, _>(column)?
+                .map(|bytes| block_id_from(model, bytes))
+                .transpose()
+        };
         Ok(Checkpoint {
             height: BlockHeight(non_negative(model, "height", row.try_get("height")?)?),
             block_id: block_id_from(model, row.try_get::<&[u8], _>("block_id")?)?,
             stream_seq: non_negative(model, "stream sequence", row.try_get("stream_seq")?)?,
+            genesis_id: optional_id("genesis_id")?,
+            stream_block: optional_id("stream_block")?,
         })
     })
     .transpose()
@@ -216,15 +225,19 @@ pub async fn write_checkpoint(
     checkpoint: &Checkpoint,
 ) -> Result<(), ProjectionError> {
     sqlx::query(
-        "INSERT INTO checkpoint (singleton, height, block_id, stream_seq, updated_at)
-         VALUES (TRUE, $1, $2, $3, now())
+        "INSERT INTO checkpoint
+            (singleton, height, block_id, stream_seq, genesis_id, stream_block, updated_at)
+         VALUES (TRUE, $1, $2, $3, $4, $5, now())
          ON CONFLICT (singleton) DO UPDATE
             SET height = EXCLUDED.height, block_id = EXCLUDED.block_id,
-                stream_seq = EXCLUDED.stream_seq, updated_at = now()",
+                stream_seq = EXCLUDED.stream_seq, genesis_id = EXCLUDED.genesis_id,
+                stream_block = EXCLUDED.stream_block, updated_at = now()",
     )
     .bind(to_i64(checkpoint.height.0))
     .bind(checkpoint.block_id.0.0.as_slice())
     .bind(to_i64(checkpoint.stream_seq))
+    .bind(checkpoint.genesis_id.map(|id| id.0.0.to_vec()))
+    .bind(checkpoint.stream_block.map(|id| id.0.0.to_vec()))
     .execute(connection)
     .await?;
     Ok(())

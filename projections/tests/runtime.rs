@@ -20,7 +20,7 @@ use ledger::{
     Address, AddressKind, Block, BlockHeight, BlockId, BlockStakePosition, CoinOutputId, Currency,
     Hash32, Timestamp,
 };
-use projections::batch::{BatchSettings, StreamMessage, apply_batch};
+use projections::batch::{BatchOutcome, BatchSettings, StreamMessage, apply_batch};
 use projections::runner::{ModelMetrics, Runner, RunnerConfig, rebuild};
 use projections::{ProjectionError, ReadModel, schema};
 use sqlx::migrate::Migrator;
@@ -266,6 +266,76 @@ impl Harness {
         panic!("runner did not reach stream sequence {seq}");
     }
 
+    async fn checkpoint(&self, schema_name: &str) -> Option<projections::checkpoint::Checkpoint> {
+        let mut connection = self.connection(schema_name).await;
+        let at = schema::read_checkpoint(&mut connection, "tally")
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+        at
+    }
+
+    /// Folds `messages` (stream positions from 1) into a fresh schema
+    /// `schema_name` in one batch, without the stream.
+    async fn replay(&self, schema_name: &str, messages: &[BlockMessage]) -> BatchOutcome {
+        schema::install(&self.options, schema_name, "tally", &TALLY_MIGRATOR)
+            .await
+            .unwrap();
+        let mut connection = self.connection(schema_name).await;
+        let batch: Vec<StreamMessage> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| StreamMessage::from_stream(i as u64 + 1, m.encode().into()))
+            .collect();
+        let outcome = apply_batch(
+            &mut connection,
+            &Tally,
+            schema_name,
+            &batch,
+            None,
+            BatchSettings { finality_depth: 3 },
+        )
+        .await
+        .unwrap();
+        connection.close().await.unwrap();
+        outcome
+    }
+
+    /// `projector rebuild tally`: folds the stream into a second schema
+    /// and swaps it in.
+    async fn rebuild(&self) -> Option<projections::checkpoint::Checkpoint> {
+        rebuild(
+            Arc::new(Tally),
+            self.options.clone(),
+            self.client.clone(),
+            self.runner("tally").config.clone(),
+            CancellationToken::new(),
+            Arc::new(ModelMetrics::default()),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Deletes the network's stream and creates it again, empty (as after
+    /// a node's data was wiped and its stream removed): sequences restart
+    /// at 1.
+    async fn recreate_stream(&mut self) {
+        let name = stream::stream_name(&self.network);
+        let config = self
+            .js
+            .get_stream(&name)
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .config
+            .clone();
+        self.js.delete_stream(&name).await.unwrap();
+        self.js.create_stream(config).await.unwrap();
+        self.outbox = 0;
+    }
+
     async fn finish(self) {
         let _ = self
             .js
@@ -351,25 +421,7 @@ async fn incremental_with_reorgs_and_duplicates_equals_rebuild() {
 
     // Equal to folding only the final best chain (no reorg, no duplicates)
     // into a fresh schema: the reverted blocks left nothing behind.
-    schema::install(&h.options, "tally_replay", "tally", &TALLY_MIGRATOR)
-        .await
-        .unwrap();
-    let mut replay = h.connection("tally_replay").await;
-    let messages: Vec<StreamMessage> = best
-        .iter()
-        .enumerate()
-        .map(|(i, m)| StreamMessage::from_stream(i as u64 + 1, m.encode().into()))
-        .collect();
-    let outcome = apply_batch(
-        &mut replay,
-        &Tally,
-        "tally_replay",
-        &messages,
-        None,
-        BatchSettings { finality_depth: 3 },
-    )
-    .await
-    .unwrap();
+    let outcome = h.replay("tally_replay", &best).await;
     assert_eq!(outcome.applied, 21);
     assert_eq!(h.dump("tally_replay").await, incremental);
     assert_eq!(
@@ -390,16 +442,7 @@ async fn incremental_with_reorgs_and_duplicates_equals_rebuild() {
     );
 
     // Rebuild while the live writer runs: swapped in, same rows.
-    let rebuilt = rebuild(
-        Arc::new(Tally),
-        h.options.clone(),
-        h.client.clone(),
-        h.runner("tally").config.clone(),
-        CancellationToken::new(),
-        Arc::new(ModelMetrics::default()),
-    )
-    .await
-    .unwrap();
+    let rebuilt = h.rebuild().await;
     assert_eq!(rebuilt.map(|c| c.height.0), Some(20));
     assert_eq!(h.dump("tally").await, incremental);
 
@@ -485,5 +528,258 @@ async fn a_block_that_does_not_follow_is_refused_with_its_position() {
     // What came before stays.
     assert_eq!(h.height("tally").await, Some(1));
     shutdown.cancel();
+    h.finish().await;
+}
+
+/// A chain of `blocks` blocks above a genesis block: chains with the same
+/// `genesis_salt` share their genesis (as devnets do), and differ above it
+/// when their `salt` differs.
+fn chain_of(genesis_salt: u64, salt: u64, blocks: u64) -> Vec<BlockMessage> {
+    let mut chain = vec![block_message(
+        BlockId(Hash32::ZERO),
+        0,
+        genesis_salt,
+        1,
+        None,
+    )];
+    for height in 1..=blocks {
+        let parent = chain.last().unwrap().block_id();
+        chain.push(block_message(
+            parent,
+            height,
+            salt,
+            (height % 3) as u8 + 1,
+            None,
+        ));
+    }
+    chain
+}
+
+/// A live tally runner: its metrics, its shutdown and its task.
+type LiveTally = (
+    Arc<ModelMetrics>,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), ProjectionError>>,
+);
+
+/// A live runner of the tally model, with short retry delays.
+fn spawn_tally(h: &Harness) -> LiveTally {
+    let mut runner = h.runner("tally");
+    runner.config.retry_delay = Duration::from_millis(100);
+    runner.config.max_retry_delay = Duration::from_millis(400);
+    let metrics = runner.metrics.clone();
+    let shutdown = CancellationToken::new();
+    let task = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { runner.run(shutdown).await })
+    };
+    (metrics, shutdown, task)
+}
+
+/// Recreates the stream holding only `messages` (fewer than the model
+/// folded) and starts the runner: it reports the stream behind its
+/// checkpoint and retries.
+async fn restart_on_recreated_stream(h: &mut Harness, messages: &[BlockMessage]) -> LiveTally {
+    h.recreate_stream().await;
+    for message in messages {
+        h.publish(message).await;
+    }
+    let (metrics, shutdown, task) = spawn_tally(h);
+    let reported = format!("ends at message {}", messages.len());
+    wait_until("the runner reports the recreated stream", || {
+        metrics
+            .last_error()
+            .is_some_and(|error| error.contains(&reported))
+    })
+    .await;
+    assert!(!task.is_finished());
+    (metrics, shutdown, task)
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Publishes `chain` and folds it with a live runner that then stops.
+async fn fold_chain(h: &mut Harness, chain: &[BlockMessage]) {
+    for message in chain {
+        h.publish(message).await;
+    }
+    let (metrics, shutdown, task) = spawn_tally(h);
+    let last = chain.len() as u64;
+    wait_until("the chain is folded", || {
+        metrics
+            .stream_seq
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= last
+    })
+    .await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_checkpoint_from_another_chain_is_refused_and_rebuild_folds_the_new_one() {
+    let mut h = Harness::new().await;
+    // Chain A to height 8 (stream messages 1..=9).
+    let a = chain_of(0, 0, 8);
+    fold_chain(&mut h, &a).await;
+    let rows_a = h.dump("tally").await;
+    let at_a = h.checkpoint("tally").await.unwrap();
+    assert_eq!(at_a.height, BlockHeight(8));
+    assert_eq!(at_a.stream_seq, 9);
+    assert_eq!(at_a.genesis_id, Some(a[0].block_id()));
+    assert_eq!(at_a.stream_block, Some(a[8].block_id()));
+
+    // The node's data is wiped and a new chain B starts (same genesis, as
+    // on a devnet) on a recreated stream; PostgreSQL keeps the model.
+    let b = chain_of(0, 1, 12);
+    assert_eq!(b[0].block_id(), a[0].block_id());
+    assert_ne!(b[8].block_id(), a[8].block_id());
+    // The stream ends before the checkpoint's position: retried, visibly,
+    // and nothing of B is skipped or folded meanwhile.
+    let (metrics, _shutdown, task) = restart_on_recreated_stream(&mut h, &b[..5]).await;
+    let retrying = metrics.last_error().unwrap();
+    assert!(
+        retrying.contains("checkpoint (height 8) is at message 9")
+            && retrying.contains("projector rebuild tally"),
+        "{retrying}"
+    );
+    assert!(!task.is_finished());
+    assert_eq!(h.checkpoint("tally").await, Some(at_a));
+
+    // B's stream passes the checkpoint's position: refused, naming the
+    // model, the expected and the found block and what to do.
+    for message in &b[5..] {
+        h.publish(message).await;
+    }
+    let error = tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("the model stops")
+        .unwrap()
+        .unwrap_err();
+    match &error {
+        ProjectionError::OtherChain {
+            model,
+            checkpoint,
+            expected,
+            found,
+            ..
+        } => {
+            assert_eq!(model, "tally");
+            assert_eq!(*expected, a[8].block_id());
+            assert_eq!(*found, b[8].block_id());
+            assert_eq!(**checkpoint, at_a);
+        }
+        other => panic!("expected OtherChain, got {other}"),
+    }
+    assert!(!error.is_transient());
+    let text = error.to_string();
+    assert!(
+        text.contains(&a[8].block_id().to_string())
+            && text.contains(&b[8].block_id().to_string())
+            && text.contains("projector rebuild tally")
+            && text.contains("scripts/devnet reset"),
+        "{text}"
+    );
+    // Nothing of B was written: A's rows and checkpoint, unchanged.
+    assert_eq!(h.checkpoint("tally").await, Some(at_a));
+    assert_eq!(h.dump("tally").await, rows_a);
+
+    // A checkpoint written before the chain was recorded (both columns
+    // NULL) is judged by what it implies: the applied message at its
+    // position must be its own block.
+    let mut connection = h.connection("tally").await;
+    sqlx::query("UPDATE checkpoint SET genesis_id = NULL, stream_block = NULL")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+    let error = h
+        .runner("tally")
+        .run(CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProjectionError::OtherChain { found, .. } if found == b[8].block_id()),
+        "{error}"
+    );
+    assert_eq!(h.dump("tally").await, rows_a);
+
+    // The documented way out: rebuild folds B from its start and swaps it
+    // in; the rows equal B folded alone, and the model runs on.
+    let rebuilt = h.rebuild().await.unwrap();
+    assert_eq!(
+        (rebuilt.height, rebuilt.block_id),
+        (BlockHeight(12), b[12].block_id())
+    );
+    h.replay("tally_b", &b).await;
+    assert_eq!(h.dump("tally").await, h.dump("tally_b").await);
+    let (metrics, shutdown, task) = spawn_tally(&h);
+    let next = block_message(b[12].block_id(), 13, 1, 2, None);
+    h.publish(&next).await;
+    wait_until("B's next block is folded", || {
+        metrics.height.load(std::sync::atomic::Ordering::Relaxed) == 13
+    })
+    .await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn another_genesis_is_refused_at_once_and_the_same_chain_republished_goes_on() {
+    let mut h = Harness::new().await;
+    let a = chain_of(0, 0, 6);
+    fold_chain(&mut h, &a).await;
+    let rows_a = h.dump("tally").await;
+    let at_a = h.checkpoint("tally").await.unwrap();
+
+    // A recreated stream starting with another genesis: refused at once,
+    // though the stream is still far behind the checkpoint.
+    h.recreate_stream().await;
+    let other = chain_of(7, 7, 2);
+    assert_ne!(other[0].block_id(), a[0].block_id());
+    for message in &other {
+        h.publish(message).await;
+    }
+    let error = tokio::time::timeout(
+        Duration::from_secs(20),
+        h.runner("tally").run(CancellationToken::new()),
+    )
+    .await
+    .expect("refused at once")
+    .unwrap_err();
+    assert!(
+        matches!(&error, ProjectionError::OtherChain { expected, found, .. }
+            if *expected == a[0].block_id() && *found == other[0].block_id()),
+        "{error}"
+    );
+    assert!(error.to_string().contains("genesis block"), "{error}");
+    assert_eq!(h.dump("tally").await, rows_a);
+
+    // The model's own chain republished into a recreated stream (NATS lost
+    // its data, the node republishes its outbox): no false alarm; the
+    // model waits for the stream to reach its position and goes on.
+    let (metrics, shutdown, task) = restart_on_recreated_stream(&mut h, &a[..3]).await;
+    assert_eq!(h.checkpoint("tally").await, Some(at_a));
+    for message in &a[3..] {
+        h.publish(message).await;
+    }
+    let next = block_message(a[6].block_id(), 7, 0, 1, None);
+    h.publish(&next).await;
+    wait_until("the next block is folded", || {
+        metrics.height.load(std::sync::atomic::Ordering::Relaxed) == 7
+    })
+    .await;
+    assert!(metrics.last_error().is_none());
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
     h.finish().await;
 }

@@ -218,6 +218,7 @@ async fn execute(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
 
 fn runner_config(settings: &Settings, batch_size: Option<usize>) -> RunnerConfig {
     let mut config = RunnerConfig::new(settings.network.clone(), settings.finality_depth);
+    config.genesis_id = Some(settings.chain_config.genesis_id);
     if let Some(batch_size) = batch_size {
         config.batch_size = batch_size.max(1);
     }
@@ -544,6 +545,8 @@ async fn read_positions(connection: &mut PgConnection) -> anyhow::Result<Positio
                     height: ledger::BlockHeight(u64::try_from(height).unwrap_or(0)),
                     block_id: ledger::BlockId(ledger::Hash32(block_id)),
                     stream_seq: u64::try_from(stream_seq).unwrap_or(0),
+                    genesis_id: None,
+                    stream_block: None,
                 })
             }
         };
