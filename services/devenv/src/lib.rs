@@ -8,8 +8,9 @@
 //! next to this crate's workspace.
 //!
 //! Tests get isolation from [`TestDatabase`] (a fresh database per test,
-//! dropped at the end) and [`unique_name`] (names for streams, subjects and
-//! consumers that no other test uses).
+//! dropped at the end), [`unique_name`] (names for streams, subjects and
+//! consumers that no other test uses) and [`free_test_port`] (a port for a
+//! server a test starts, outside the range outgoing connections use).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -171,6 +172,50 @@ fn find_settings_file() -> Option<PathBuf> {
     search_locations().into_iter().find(|p| p.is_file())
 }
 
+/// The ports [`free_test_port`] hands out. Below Linux's ephemeral range
+/// (32768–60999, `net.ipv4.ip_local_port_range`), from which the kernel
+/// takes the local port of every outgoing connection: a port there (like
+/// one from binding port 0) can be taken by a connection between the test
+/// choosing it and its server binding it, or while the server restarts.
+/// Clear of the ports the repository's scripts use (devnet 23110–23499,
+/// services 24222–28232, `scripts/check-services` 26010–26022,
+/// `scripts/test-ui` 27300–27399, the projector resilience test
+/// 29000–29899).
+pub const TEST_PORTS: std::ops::Range<u16> = 30_000..32_700;
+
+/// A loopback TCP port in [`TEST_PORTS`] that nothing listens on, for a
+/// server a test starts as a process of its own (nats-server, a node, the
+/// projector). Each call in a process gets another port (a counter from a
+/// random start, so parallel tests in one binary never share one and
+/// separate processes rarely meet); a port something already binds is
+/// skipped. Servers a test runs in-process bind port 0 instead.
+pub fn free_test_port() -> std::io::Result<u16> {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static START: OnceLock<u32> = OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(TEST_PORTS.end - TEST_PORTS.start);
+    let start = *START.get_or_init(|| rand_core::RngCore::next_u32(&mut rand_core::OsRng) % span);
+    let candidates = (0..span).map(|_| {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        TEST_PORTS.start + u16::try_from(offset).unwrap_or(0)
+    });
+    first_unbound(candidates).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!(
+                "no free loopback port in {}..{}",
+                TEST_PORTS.start, TEST_PORTS.end
+            ),
+        )
+    })
+}
+
+/// The first of `ports` that nothing binds on the loopback address.
+fn first_unbound(mut ports: impl Iterator<Item = u16>) -> Option<u16> {
+    ports.find(|&port| std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).is_ok())
+}
+
 /// A name no other test or process uses: `prefix` plus 12 random hex digits.
 /// Valid as a PostgreSQL identifier, a JetStream stream or consumer name and
 /// a NATS subject token.
@@ -263,5 +308,19 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
         assert_eq!(a.len(), "t_".len() + 12);
+    }
+
+    #[test]
+    fn test_ports_differ_lie_below_the_ephemeral_range_and_skip_bound_ones() {
+        let ports: Vec<u16> = (0..40).map(|_| free_test_port().unwrap()).collect();
+        let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        assert!(ports.iter().all(|port| TEST_PORTS.contains(port)));
+        const { assert!(TEST_PORTS.end <= 32_768) };
+        // A port something listens on is skipped.
+        let held = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, ports[0])).unwrap();
+        let busy = held.local_addr().unwrap().port();
+        assert_eq!(first_unbound([busy, ports[1]].into_iter()), Some(ports[1]));
+        assert_eq!(first_unbound([busy].into_iter()), None);
     }
 }

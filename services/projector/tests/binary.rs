@@ -8,7 +8,6 @@
 #[path = "../../../projections/tests/support/mod.rs"]
 mod support;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -24,12 +23,10 @@ fn devnet_config_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ledger/chain/networks/devnet.toml")
 }
 
+/// A port for the projector process to serve on, below the ephemeral
+/// range (`devenv::free_test_port`).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    devenv::free_test_port().unwrap()
 }
 
 struct Setup {
@@ -147,13 +144,15 @@ async fn run_status_rebuild_and_clean_shutdown() {
         .unwrap();
 
     // Folded: the explorer's height appears in /metrics, /healthz is ok.
+    // (The explorer's own line: another model may fold the block first.)
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some((200, metrics)) = get(&format!("http://{listen}/metrics")).await
-            && metrics.contains("projector_stream_sequence{")
-            && metrics
-                .lines()
-                .any(|line| line.starts_with("projector_stream_sequence{") && line.ends_with(" 1"))
+            && metrics.lines().any(|line| {
+                line.starts_with("projector_stream_sequence{")
+                    && line.contains("model=\"explorer\"")
+                    && line.ends_with(" 1")
+            })
         {
             assert!(metrics.contains("# TYPE projector_lag_messages gauge"));
             break;

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -148,10 +148,11 @@ impl TestNetwork {
     }
 }
 
-/// A free loopback port (the race with other processes is acceptable).
+/// A free loopback port for a server process a test starts, below the
+/// ephemeral range (`devenv::free_test_port`): a node restarted on it, or a
+/// nats-server, never finds it taken by an outgoing connection.
 pub fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+    SocketAddr::from(([127, 0, 0, 1], devenv::free_test_port().unwrap()))
 }
 
 pub fn nats_url() -> String {
