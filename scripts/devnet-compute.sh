@@ -111,7 +111,8 @@ stop_compute() {
         # A stopped agent leaves its workloads running for the next one to
         # adopt; `down` stops them too.
         if [[ -d "$dir/work/state" && -x "$agent_bin" ]]; then
-            "$agent_bin" stop-workloads --work-dir "$dir/work" | sed "s/^/devnet: node agent ${dir##*-}: /"
+            "$agent_bin" stop-workloads --work-dir "$dir/work" 2>&1 | sed "s/^/devnet: node agent ${dir##*-}: /" ||
+                echo "devnet: node agent ${dir##*-}: could not stop all its workloads (see above)" >&2
         fi
     done
     return 0
