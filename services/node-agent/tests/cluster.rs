@@ -959,10 +959,8 @@ async fn a_restarted_agent_process_adopts_its_running_workload() {
         testkit::devnet_config_text(&cluster.devnet.network, &testkit::DevnetOptions::default())
             .unwrap();
     std::fs::write(dir.path().join("network.toml"), network).unwrap();
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A process of its own: a port below the ephemeral range.
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], devenv::free_test_port().unwrap()));
     let agent = AgentProcess::start(&cluster, dir.path(), listen);
 
     // One VM with one core.
