@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ledger::payload::compute::{DeploymentId, Name, WorkloadSpec};
 use thiserror::Error;
 
-use crate::host::ProcessIdentity;
+use crate::host::{Pin, ProcessIdentity};
 
 /// A workload on this node: its deployment and its name there.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -108,104 +108,105 @@ pub trait Driver: Send + Sync {
 /// The process behind an instance of the drivers that run one process
 /// per workload: a child this agent started, or a process an earlier
 /// agent started and this one adopted (not its child: watched through
-/// `/proc`, stopped with a signal).
-pub(crate) enum Supervised {
-    Child {
-        workload: String,
-        child: std::process::Child,
-        identity: Option<ProcessIdentity>,
-        detached: bool,
-    },
-    Adopted {
-        workload: String,
-        identity: ProcessIdentity,
-        detached: bool,
-    },
+/// `/proc`, stopped with a signal). It gives its CPUs back to the plan
+/// once it ended or was stopped.
+pub(crate) struct Supervised {
+    workload: String,
+    process: Process,
+    identity: Option<ProcessIdentity>,
+    detached: bool,
+    pin: Option<Pin>,
+}
+
+enum Process {
+    Child(std::process::Child),
+    Adopted,
 }
 
 /// How long a stop waits for an adopted process to go after SIGKILL.
 const ADOPTED_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Supervised {
-    pub(crate) fn child(workload: String, child: std::process::Child) -> Supervised {
-        let identity = ProcessIdentity::of(child.id());
-        Supervised::Child {
+    pub(crate) fn child(
+        workload: String,
+        child: std::process::Child,
+        pin: Option<Pin>,
+    ) -> Supervised {
+        Supervised {
             workload,
-            child,
-            identity,
+            identity: ProcessIdentity::of(child.id()),
+            process: Process::Child(child),
             detached: false,
+            pin,
         }
     }
 
-    pub(crate) fn adopted(workload: String, identity: ProcessIdentity) -> Supervised {
-        Supervised::Adopted {
+    pub(crate) fn adopted(
+        workload: String,
+        identity: ProcessIdentity,
+        pin: Option<Pin>,
+    ) -> Supervised {
+        Supervised {
             workload,
-            identity,
+            process: Process::Adopted,
+            identity: Some(identity),
             detached: false,
-        }
-    }
-
-    fn workload(&self) -> &str {
-        match self {
-            Supervised::Child { workload, .. } | Supervised::Adopted { workload, .. } => workload,
+            pin,
         }
     }
 
     pub(crate) fn identity(&self) -> Option<ProcessIdentity> {
-        match self {
-            Supervised::Child { identity, .. } => *identity,
-            Supervised::Adopted { identity, .. } => Some(*identity),
+        self.identity
+    }
+
+    fn control(&self, source: std::io::Error) -> DriverError {
+        DriverError::Control {
+            workload: self.workload.clone(),
+            source,
+        }
+    }
+
+    fn release(&self) {
+        if let Some(pin) = &self.pin {
+            pin.release();
         }
     }
 
     /// `Some(how it ended)` once the process has exited.
     pub(crate) fn exited(&mut self) -> Result<Option<String>, DriverError> {
-        match self {
-            Supervised::Child {
-                workload, child, ..
-            } => match child.try_wait() {
-                Ok(None) => Ok(None),
-                Ok(Some(status)) => Ok(Some(describe_exit(status))),
-                Err(source) => Err(DriverError::Control {
-                    workload: workload.clone(),
-                    source,
-                }),
+        let ended = match &mut self.process {
+            Process::Child(child) => match child.try_wait() {
+                Ok(status) => status.map(describe_exit),
+                Err(source) => return Err(self.control(source)),
             },
-            Supervised::Adopted { identity, .. } => Ok((!identity.is_alive())
-                .then(|| "exited (adopted process: status unknown)".to_owned())),
+            Process::Adopted => (!self.identity.is_some_and(|identity| identity.is_alive()))
+                .then(|| "exited (adopted process: status unknown)".to_owned()),
+        };
+        if ended.is_some() {
+            self.release();
         }
+        Ok(ended)
     }
 
     pub(crate) fn kill(&mut self) -> Result<(), DriverError> {
-        let control = |workload: &str, source| DriverError::Control {
-            workload: workload.to_owned(),
-            source,
-        };
-        match self {
-            Supervised::Child {
-                workload, child, ..
-            } => {
+        self.release();
+        let result = match &mut self.process {
+            Process::Child(child) => {
                 if child.try_wait().ok().flatten().is_some() {
                     return Ok(());
                 }
-                child.kill().map_err(|error| control(workload, error))?;
-                child.wait().map_err(|error| control(workload, error))?;
-                Ok(())
+                child.kill().and_then(|()| child.wait().map(|_| ()))
             }
-            Supervised::Adopted {
-                workload, identity, ..
-            } => identity
-                .kill_and_wait(ADOPTED_STOP_LIMIT)
-                .map_err(|error| control(workload, error)),
-        }
+            Process::Adopted => match self.identity {
+                Some(identity) => identity.kill_and_wait(ADOPTED_STOP_LIMIT),
+                None => Ok(()),
+            },
+        };
+        result.map_err(|source| self.control(source))
     }
 
     pub(crate) fn detach(&mut self) {
-        match self {
-            Supervised::Child { detached, .. } | Supervised::Adopted { detached, .. } => {
-                *detached = true;
-            }
-        }
+        self.detached = true;
     }
 }
 
@@ -213,11 +214,10 @@ impl Drop for Supervised {
     fn drop(&mut self) {
         // An instance never outlives its handle unless detached for a
         // later agent to adopt.
-        let detached = match self {
-            Supervised::Child { detached, .. } | Supervised::Adopted { detached, .. } => *detached,
-        };
-        if !detached && let Err(error) = self.kill() {
-            tracing::warn!(workload = self.workload(), %error, "cannot stop workload");
+        if !self.detached
+            && let Err(error) = self.kill()
+        {
+            tracing::warn!(workload = %self.workload, %error, "cannot stop workload");
         }
     }
 }

@@ -1,11 +1,13 @@
 //! What the agent asks the host about its workload processes: a process's
 //! identity (PID plus start time, so a reused PID is never mistaken for a
 //! workload), whether it still runs, stopping one the agent did not start
-//! itself (adopted after an agent restart), and which CPUs the agent may
-//! pin workloads to.
+//! itself (adopted after an agent restart), and which CPUs each workload
+//! is pinned to ([`Cpus`]).
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sched::{CpuSet, sched_getaffinity};
@@ -146,6 +148,90 @@ impl CpuPlan {
     /// How many CPUs the plan spreads over.
     pub fn available(&self) -> usize {
         self.cpus.len()
+    }
+}
+
+/// The CPUs a driver's workloads share: pins each new workload to CPUs by
+/// the [`CpuPlan`] over the CPUs the agent itself may use.
+#[derive(Debug, Clone)]
+pub struct Cpus(Arc<Mutex<CpuPlan>>);
+
+impl Cpus {
+    pub fn of_this_process() -> Cpus {
+        Cpus(Arc::new(Mutex::new(CpuPlan::new(allowed_cpus(None)))))
+    }
+
+    /// Picks CPUs for a workload with `cores` cores (all of them, logged,
+    /// when it has more cores than there are CPUs).
+    pub fn pin(&self, workload: &WorkloadKey, cores: u32) -> Pin {
+        let cpus = match self.0.lock() {
+            Ok(mut plan) => {
+                if usize::try_from(cores).unwrap_or(usize::MAX) > plan.available() {
+                    tracing::warn!(
+                        %workload,
+                        cores,
+                        cpus = plan.available(),
+                        "the workload has more cores than the agent has CPUs; it may use them all"
+                    );
+                }
+                plan.assign(workload, u64::from(cores))
+            }
+            Err(_) => Vec::new(),
+        };
+        Pin {
+            cpus,
+            workload: workload.clone(),
+            plan: self.clone(),
+        }
+    }
+
+    /// Records the CPUs an adopted process `pid` runs on.
+    pub fn adopt(&self, workload: &WorkloadKey, pid: u32) -> Pin {
+        let cpus = allowed_cpus(Some(pid));
+        if let Ok(mut plan) = self.0.lock() {
+            plan.record(workload, cpus.clone());
+        }
+        Pin {
+            cpus,
+            workload: workload.clone(),
+            plan: self.clone(),
+        }
+    }
+}
+
+/// The CPUs one workload holds, until [`Pin::release`].
+#[derive(Debug)]
+pub struct Pin {
+    cpus: Vec<usize>,
+    workload: WorkloadKey,
+    plan: Cpus,
+}
+
+impl Pin {
+    pub fn cpus(&self) -> &[usize] {
+        &self.cpus
+    }
+
+    /// `program` started through `taskset --cpu-list` on these CPUs
+    /// (`taskset` execs it: same process, pinned before it runs), or
+    /// directly when the kernel did not say which CPUs there are.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        if self.cpus.is_empty() {
+            return Command::new(program);
+        }
+        let mut taskset = Command::new("taskset");
+        taskset
+            .arg("--cpu-list")
+            .arg(cpu_list(&self.cpus))
+            .arg(program);
+        taskset
+    }
+
+    /// The workload stopped or ended: its CPUs count no more.
+    pub fn release(&self) {
+        if let Ok(mut plan) = self.plan.0.lock() {
+            plan.release(&self.workload);
+        }
     }
 }
 

@@ -19,13 +19,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Stdio;
 
 use ledger::payload::compute::WorkloadSpec;
 
 use crate::driver::{Driver, DriverError, Instance, InstanceStatus, Supervised, WorkloadKey};
-use crate::host::{self, CpuPlan, ProcessIdentity};
+use crate::host::{self, Cpus, ProcessIdentity};
 
 /// The command run for images the table does not name.
 pub const DEFAULT_COMMAND: [&str; 2] = ["sleep", "infinity"];
@@ -38,7 +37,7 @@ pub struct ProcessDriver {
     directory: PathBuf,
     images: BTreeMap<String, Vec<String>>,
     default_command: Option<Vec<String>>,
-    cpus: Arc<Mutex<CpuPlan>>,
+    cpus: Cpus,
 }
 
 impl ProcessDriver {
@@ -49,7 +48,7 @@ impl ProcessDriver {
             directory,
             images,
             default_command: Some(DEFAULT_COMMAND.iter().map(|s| (*s).to_owned()).collect()),
-            cpus: Arc::new(Mutex::new(CpuPlan::new(host::allowed_cpus(None)))),
+            cpus: Cpus::of_this_process(),
         }
     }
 
@@ -67,24 +66,13 @@ impl ProcessDriver {
 }
 
 struct ProcessInstance {
-    key: WorkloadKey,
     process: Supervised,
     polled: bool,
-    cpus: Arc<Mutex<CpuPlan>>,
-}
-
-impl ProcessInstance {
-    fn release_cpus(&self) {
-        if let Ok(mut plan) = self.cpus.lock() {
-            plan.release(&self.key);
-        }
-    }
 }
 
 impl Instance for ProcessInstance {
     fn poll(&mut self) -> Result<InstanceStatus, DriverError> {
         if let Some(how) = self.process.exited()? {
-            self.release_cpus();
             return Ok(InstanceStatus::Exited(how));
         }
         // Alive at a second look: running.
@@ -98,7 +86,6 @@ impl Instance for ProcessInstance {
     }
 
     fn stop(&mut self) -> Result<(), DriverError> {
-        self.release_cpus();
         self.process.kill()
     }
 
@@ -159,31 +146,8 @@ impl Driver for ProcessDriver {
         let demand = spec.demand().unwrap_or(spec.resources);
         let memory_bytes = demand.memory_mib.saturating_mul(1024 * 1024);
         let disk_bytes = demand.disk_gib.saturating_mul(1024 * 1024 * 1024);
-        let cpus = match self.cpus.lock() {
-            Ok(mut plan) => {
-                if usize::try_from(demand.cores).unwrap_or(usize::MAX) > plan.available() {
-                    tracing::warn!(
-                        workload = %key,
-                        cores = demand.cores,
-                        cpus = plan.available(),
-                        "the workload has more cores than the agent has CPUs; it may use them all"
-                    );
-                }
-                plan.assign(key, u64::from(demand.cores))
-            }
-            Err(_) => Vec::new(),
-        };
-        // Without a known affinity (the kernel did not say) it runs unpinned.
-        let mut command = if cpus.is_empty() {
-            Command::new("prlimit")
-        } else {
-            let mut taskset = Command::new("taskset");
-            taskset
-                .arg("--cpu-list")
-                .arg(host::cpu_list(&cpus))
-                .arg("prlimit");
-            taskset
-        };
+        let pin = self.cpus.pin(key, demand.cores);
+        let mut command = pin.command("prlimit");
         command
             .arg(format!("--as={memory_bytes}"))
             .arg(format!("--fsize={disk_bytes}"))
@@ -207,12 +171,10 @@ impl Driver for ProcessDriver {
             program: format!("taskset prlimit -- {program}"),
             source,
         })?;
-        tracing::info!(workload = %key, pid = child.id(), %program, cpus = %host::cpu_list(&cpus), "process started");
+        tracing::info!(workload = %key, pid = child.id(), %program, cpus = %host::cpu_list(pin.cpus()), "process started");
         Ok(Box::new(ProcessInstance {
-            key: key.clone(),
-            process: Supervised::child(key.to_string(), child),
+            process: Supervised::child(key.to_string(), child, Some(pin)),
             polled: false,
-            cpus: self.cpus.clone(),
         }))
     }
 
@@ -222,17 +184,12 @@ impl Driver for ProcessDriver {
         _spec: &WorkloadSpec,
         process: ProcessIdentity,
     ) -> Result<Box<dyn Instance>, DriverError> {
-        let cpus = host::allowed_cpus(Some(process.pid));
-        tracing::info!(workload = %key, pid = process.pid, cpus = %host::cpu_list(&cpus), "process adopted");
-        if let Ok(mut plan) = self.cpus.lock() {
-            plan.record(key, cpus);
-        }
+        let pin = self.cpus.adopt(key, process.pid);
+        tracing::info!(workload = %key, pid = process.pid, cpus = %host::cpu_list(pin.cpus()), "process adopted");
         Ok(Box::new(ProcessInstance {
-            key: key.clone(),
-            process: Supervised::adopted(key.to_string(), process),
+            process: Supervised::adopted(key.to_string(), process, Some(pin)),
             // It ran before the agent restarted: running at once.
             polled: true,
-            cpus: self.cpus.clone(),
         }))
     }
 }

@@ -1,6 +1,8 @@
 //! The QEMU driver: each workload is a `qemu-system-x86_64` virtual machine
 //! with the workload's cores and memory, using KVM when `/dev/kvm` can be
-//! opened and software emulation (TCG) otherwise.
+//! opened and software emulation (TCG) otherwise. The QEMU process (its
+//! vCPU and I/O threads) is pinned to as many CPUs as the VM has cores,
+//! like a process workload ([`crate::host::Cpus`]).
 //!
 //! The guest is the project's own boot image, [`BOOT_IMAGE`]: one 512-byte
 //! BIOS boot sector (hand-assembled below) that writes [`READY_MARKER`] to
@@ -15,12 +17,12 @@
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use ledger::payload::compute::WorkloadSpec;
 
 use crate::driver::{Driver, DriverError, Instance, InstanceStatus, Supervised, WorkloadKey};
-use crate::host::ProcessIdentity;
+use crate::host::{self, Cpus, ProcessIdentity};
 
 /// What the guest prints on its serial console once booted.
 pub const READY_MARKER: &str = "blockstake-guest: ready";
@@ -107,6 +109,7 @@ pub struct QemuDriver {
     binary: PathBuf,
     directory: PathBuf,
     accelerator: Accelerator,
+    cpus: Cpus,
 }
 
 impl QemuDriver {
@@ -115,6 +118,7 @@ impl QemuDriver {
             binary,
             directory,
             accelerator,
+            cpus: Cpus::of_this_process(),
         }
     }
 
@@ -218,7 +222,8 @@ impl Driver for QemuDriver {
             path: log_path.clone(),
             source,
         })?;
-        let mut command = Command::new(&self.binary);
+        let pin = self.cpus.pin(key, spec.resources.cores);
+        let mut command = pin.command(&self.binary);
         command
             .arg("-nodefaults")
             .args(["-display", "none"])
@@ -248,10 +253,11 @@ impl Driver for QemuDriver {
             workload = %key,
             pid = child.id(),
             accelerator = self.accelerator.as_str(),
+            cpus = %host::cpu_list(pin.cpus()),
             "virtual machine started"
         );
         Ok(Box::new(QemuInstance {
-            process: Supervised::child(key.to_string(), child),
+            process: Supervised::child(key.to_string(), child, Some(pin)),
             console,
         }))
     }
@@ -265,9 +271,10 @@ impl Driver for QemuDriver {
         _spec: &WorkloadSpec,
         process: ProcessIdentity,
     ) -> Result<Box<dyn Instance>, DriverError> {
-        tracing::info!(workload = %key, pid = process.pid, "virtual machine adopted");
+        let pin = self.cpus.adopt(key, process.pid);
+        tracing::info!(workload = %key, pid = process.pid, cpus = %host::cpu_list(pin.cpus()), "virtual machine adopted");
         Ok(Box::new(QemuInstance {
-            process: Supervised::adopted(key.to_string(), process),
+            process: Supervised::adopted(key.to_string(), process, Some(pin)),
             console: self.console_path(key),
         }))
     }

@@ -299,6 +299,11 @@ fn qemu_boots_a_real_guest() {
         assert!(console.contains(READY_MARKER), "{console}");
         let pid = reconciler.pid(&key("vm")).unwrap();
         assert!(alive(pid));
+        let cpus = cpus_allowed_list(pid);
+        assert!(
+            cpus.parse::<usize>().is_ok(),
+            "a one-core VM runs on one CPU, not {cpus}"
+        );
         // An agent restart: the VM keeps running and is adopted.
         assert_eq!(reconciler.shutdown().0, 1);
         drop(reconciler);
