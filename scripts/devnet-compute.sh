@@ -127,11 +127,12 @@ compute_status() {
         if pid=$(agent_pid "$index"); then
             metrics=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null || true)
             running=$(awk '$1 ~ /^node_agent_workloads\{state="running"/ { n += $2 } END { print n + 0 }' <<<"$metrics")
-            printf 'agent-%s   running  pid %s  http://127.0.0.1:%s  farm %s  health %s  height %s  workloads running %s  log %s\n' \
+            printf 'agent-%s   running  pid %s  http://127.0.0.1:%s  farm %s  health %s  height %s  workloads running %s (adopted at start %s)  log %s\n' \
                 "$index" "$pid" "$port" "$(agent_farm "$index")" \
                 "$(curl -fsS --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null || echo down)" \
                 "$(awk '$1 == "node_agent_height" { print $2; exit }' <<<"$metrics")" \
-                "$running" "$dir/node-agent.log"
+                "$running" "$(awk '$1 == "node_agent_adopted_workloads" { print $2; exit }' <<<"$metrics")" \
+                "$dir/node-agent.log"
         else
             printf 'agent-%s   stopped\n' "$index"
         fi
