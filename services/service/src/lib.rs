@@ -3,6 +3,8 @@
 //!
 //! * [`init_tracing`]: structured logs (`RUST_LOG` filter; JSON when asked);
 //! * [`shutdown_on_signals`]: a cancellation token fired by SIGINT/SIGTERM;
+//! * [`run_main`]: the whole `main` of a service with one job: resolved
+//!   settings → tracing → signals → run → exit code;
 //! * [`serve_health`]: `/healthz` and Prometheus `/metrics` over HTTP;
 //! * [`Metrics`]: a small writer for the Prometheus text format;
 //! * [`load_config_file`]: a TOML configuration file, the lowest layer
@@ -18,7 +20,8 @@ pub use config::{
     load_optional_config_file,
 };
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -76,6 +79,54 @@ pub fn shutdown_on_signals() -> CancellationToken {
         trigger.cancel();
     });
     token
+}
+
+/// The `main` of a service binary with one job (`stor-node`,
+/// `stor-repair`): given its resolved settings, sets up tracing (JSON when
+/// `log_json` says so) and the SIGINT/SIGTERM token, and runs `run` with
+/// them and a `ready` callback that prints `listening <address>` on
+/// standard output (scripts and tests read the bound port from it, so
+/// port 0 works).
+///
+/// Exit codes: 2 when the settings did not resolve (`<name>: <error>` on
+/// standard error, nothing logged, nothing started); 1 when `run` failed
+/// (the error with its causes, `{:#}`, logged and printed as
+/// `<name>: <error>`); 0 after a clean shutdown.
+pub async fn run_main<S, E, F, Fut, R>(
+    name: &str,
+    settings: Result<S, E>,
+    log_json: impl FnOnce(&S) -> bool,
+    run: F,
+) -> std::process::ExitCode
+where
+    E: Display,
+    F: FnOnce(S, CancellationToken, fn(SocketAddr)) -> Fut,
+    Fut: Future<Output = Result<(), R>>,
+    R: Display,
+{
+    let settings = match settings {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_tracing(log_json(&settings));
+    let shutdown = shutdown_on_signals();
+    match run(settings, shutdown, print_listening).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("{name}: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The `ready` callback of [`run_main`]: the bound address on standard
+/// output.
+fn print_listening(address: SocketAddr) {
+    println!("listening {address}");
 }
 
 /// Health of a service, as `/healthz` reports it.
@@ -269,6 +320,45 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn run_main_maps_settings_and_run_results_to_exit_codes() {
+        use std::process::ExitCode;
+        let unresolved: Result<bool, &str> = Err("no database");
+        let started = std::sync::atomic::AtomicBool::new(false);
+        let code = run_main(
+            "demo",
+            unresolved,
+            |json| *json,
+            |_, _, _| async {
+                started.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok::<(), String>(())
+            },
+        )
+        .await;
+        assert_eq!(code, ExitCode::from(2));
+        assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
+        let code = run_main(
+            "demo",
+            Ok::<bool, String>(false),
+            |json| *json,
+            |_, shutdown, ready| async move {
+                assert!(!shutdown.is_cancelled());
+                ready("127.0.0.1:1".parse().unwrap());
+                Ok::<(), String>(())
+            },
+        )
+        .await;
+        assert_eq!(code, ExitCode::SUCCESS);
+        let code = run_main(
+            "demo",
+            Ok::<bool, String>(false),
+            |json| *json,
+            |_, _, _| async { Err("disk full".to_owned()) },
+        )
+        .await;
+        assert_eq!(code, ExitCode::FAILURE);
     }
 
     #[test]

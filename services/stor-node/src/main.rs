@@ -1,4 +1,5 @@
-//! The `stor-node` binary: configuration → [`stor_node::run`].
+//! The `stor-node` binary: configuration → [`stor_node::run`], through
+//! [`service::run_main`] (tracing, signals, `listening <address>`, exit codes).
 
 use clap::Parser;
 use stor_node::settings::Cli;
@@ -6,26 +7,11 @@ use stor_node::settings::Cli;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let settings = match cli.resolve() {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("stor-node: {error}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    service::init_tracing(settings.log_json);
-    let shutdown = service::shutdown_on_signals();
-    // The bound address on standard output lets scripts and tests use port 0.
-    let result = stor_node::run(settings, shutdown, |address| {
-        println!("listening {address}")
-    })
-    .await;
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("stor-node: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    service::run_main(
+        "stor-node",
+        cli.resolve(),
+        |settings| settings.log_json,
+        stor_node::run,
+    )
+    .await
 }

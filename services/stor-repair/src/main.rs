@@ -1,4 +1,5 @@
-//! The `stor-repair` binary: configuration → [`stor_repair::run`].
+//! The `stor-repair` binary: configuration → [`stor_repair::run`], through
+//! [`service::run_main`] (tracing, signals, `listening <address>`, exit codes).
 
 use clap::Parser;
 use stor_repair::settings::Cli;
@@ -18,26 +19,11 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
-    let settings = match cli.resolve() {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("stor-repair: {error}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    service::init_tracing(settings.log_json);
-    let shutdown = service::shutdown_on_signals();
-    // The bound address on standard output lets scripts and tests use port 0.
-    let result = stor_repair::run(settings, shutdown, |address| {
-        println!("listening {address}")
-    })
-    .await;
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("stor-repair: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    service::run_main(
+        "stor-repair",
+        cli.resolve(),
+        |settings| settings.log_json,
+        stor_repair::run,
+    )
+    .await
 }
