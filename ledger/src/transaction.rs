@@ -80,6 +80,29 @@ impl CoinOutputId {
             &[transaction_id.0.as_bytes(), &index.to_le_bytes()],
         ))
     }
+
+    /// The ID of the `index`th coin output a domain module creates while
+    /// applying a transaction (a compute payout, refund or escrow change):
+    /// `H("blockstake/domain-output-id/v1" ‖ transaction ID ‖ u8 domain
+    /// name length ‖ domain name ‖ u64 LE index)`. A transaction carries
+    /// one payload, so one domain creates outputs for it.
+    pub fn for_domain_output(
+        transaction_id: &TransactionId,
+        domain: &str,
+        index: u64,
+    ) -> CoinOutputId {
+        let name = domain.as_bytes();
+        let length = [u8::try_from(name.len()).unwrap_or(u8::MAX)];
+        CoinOutputId(tagged_hash_parts(
+            HashTag::DomainOutputId,
+            &[
+                transaction_id.0.as_bytes(),
+                &length,
+                name,
+                &index.to_le_bytes(),
+            ],
+        ))
+    }
 }
 
 impl BlockStakeOutputId {

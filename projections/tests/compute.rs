@@ -24,10 +24,12 @@ use std::sync::Arc;
 use chain::domains::compute::ComputeParams;
 use common::identity::IdentityNet;
 use common::{Net, coins, key, test_config};
-use compute_world::{ALICE, Scenario, compute_tx, run, state};
+use compute_world::{ALICE, FARMER, Scenario, compute_tx, run, state};
 use harness::Harness;
+use ledger::Address;
 use ledger::payload::compute::{ComputeAction, DeploymentSpec, Name, NodeId};
 use projections::compute::{COMPUTE_MIGRATOR, Compute, down_blocks};
+use projections::explorer::rows::address_bytes;
 use sqlx::Row;
 
 /// kind, amount, from, to, balance
@@ -215,7 +217,7 @@ async fn compute_model_follows_nodes_deployments_billing_and_healing_and_equals_
     // Billing history: the deposit, then the bill with its block range.
     let billing: Vec<BillingRow> = sqlx::query_as(
         "SELECT kind, amount::text, from_height, to_height, balance::text FROM compute_billing
-          WHERE deployment = $1 ORDER BY height, event_index",
+          WHERE deployment = $1 AND kind <> 'paid' ORDER BY height, event_index",
     )
     .bind(deployment.0.0.to_vec())
     .fetch_all(&mut db)
@@ -242,6 +244,33 @@ async fn compute_model_follows_nodes_deployments_billing_and_healing_and_equals_
             ),
         ]
     );
+
+    // The bill paid the hosting nodes' payout address (the farmer's), one
+    // row per node, adding up to what was drawn.
+    let farmer = address_bytes(&Address::for_public_key(&key(FARMER).public_key())).to_vec();
+    let paid: Vec<(Vec<u8>, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT node, amount::text, output, address FROM compute_billing
+          WHERE deployment = $1 AND kind = 'paid' ORDER BY height, event_index",
+    )
+    .bind(deployment.0.0.to_vec())
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert!(!paid.is_empty());
+    let mut total = 0u128;
+    for (node, amount, output, address) in &paid {
+        assert_eq!(*address, farmer);
+        assert_eq!(output.len(), 32);
+        let payout: Vec<u8> =
+            sqlx::query_scalar("SELECT payout_address FROM compute_node_capacity WHERE id = $1")
+                .bind(node)
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+        assert_eq!(payout, farmer);
+        total += amount.parse::<u128>().unwrap();
+    }
+    assert_eq!(total, due, "the nodes' shares add up to the bill");
 
     // Billed while down: the workloads then on X, for the blocks after
     // X's last report plus the silence limit; nothing for Y's.
@@ -314,6 +343,22 @@ async fn compute_model_follows_nodes_deployments_billing_and_healing_and_equals_
         .await
         .unwrap();
     assert_eq!(used_y, 0);
+    // The cancel refunded the rest of the balance to Alice's address.
+    let (refunded, address, balance): (String, Vec<u8>, String) = sqlx::query_as(
+        "SELECT b.amount::text, b.address, d.balance::text
+           FROM compute_billing b JOIN compute_deployment d ON d.id = b.deployment
+          WHERE b.deployment = $1 AND b.kind = 'refunded'",
+    )
+    .bind(deployment.0.0.to_vec())
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        address,
+        address_bytes(&Address::for_public_key(&key(ALICE).public_key())).to_vec()
+    );
+    assert!(refunded.parse::<u128>().unwrap() > 0);
+    assert_eq!(balance, "0");
 
     let top_up = compute_tx(
         &b,
@@ -363,7 +408,13 @@ async fn compute_model_follows_nodes_deployments_billing_and_healing_and_equals_
     .fetch_all(&mut db)
     .await
     .unwrap();
-    assert_eq!(kinds, ["deposit", "billed", "top_up"]);
+    let mut expected = vec!["deposit", "billed"];
+    expected.extend(std::iter::repeat_n("paid", paid.len()));
+    expected.push("top_up");
+    assert_eq!(
+        kinds, expected,
+        "the reverted cancel's draw and refund are gone"
+    );
     drop(db);
 
     // Incremental == folding only the final chain == rebuild.

@@ -106,6 +106,25 @@ pub enum EventBody {
         kind: String,
         data: Vec<u8>,
     },
+    /// A domain module spent one of the outputs it holds in escrow (see
+    /// [`crate::state::DomainCoins`]); no transaction input names it.
+    DomainCoinOutputSpent {
+        domain: String,
+        id: CoinOutputId,
+        value: Currency,
+        address: Address,
+    },
+    /// A domain module created coin output `id`
+    /// ([`ledger::CoinOutputId::for_domain_output`] of the transaction,
+    /// the domain and `index`), e.g. a compute payout or refund. It carries
+    /// the whole condition: no transaction output shows it.
+    DomainCoinOutputCreated {
+        domain: String,
+        id: CoinOutputId,
+        index: u64,
+        value: Currency,
+        condition: Condition,
+    },
 }
 
 /// One event of one block.

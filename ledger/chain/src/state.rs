@@ -183,6 +183,29 @@ pub struct DomainChange {
     /// mempool's per-transaction batch), so a domain never verifies one
     /// by one.
     pub signatures: Vec<DomainSignature>,
+    /// Coins the domain releases from its escrow: the escrow outputs it
+    /// spends and the outputs it creates (payouts, refunds, escrow
+    /// change). See [`DomainCoins`].
+    pub coins: DomainCoins,
+}
+
+/// Coin outputs a domain moves while applying a transaction. The core
+/// checks that every spent output exists and is locked by the domain's
+/// [`DomainState::escrow_condition`], that the created outputs add up to
+/// exactly what is spent (coins are never made or lost), and that each
+/// created output may lock coins (authorized addresses). The `k`th created
+/// output gets the ID [`ledger::CoinOutputId::for_domain_output`]`(transaction,
+/// domain name, k)` and is spendable like any coin output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainCoins {
+    pub spend: Vec<CoinOutputId>,
+    pub create: Vec<CoinOutput>,
+}
+
+impl DomainCoins {
+    pub fn is_empty(&self) -> bool {
+        self.spend.is_empty() && self.create.is_empty()
+    }
 }
 
 /// One signature a domain change needs verified.
@@ -217,6 +240,12 @@ pub trait DomainState: Send + Sync {
     fn clone_box(&self) -> Box<dyn DomainState>;
     /// The concrete state, for typed queries ([`ChainState::domain`]).
     fn as_any(&self) -> &dyn Any;
+    /// The condition of the coin outputs this domain holds in escrow and
+    /// may spend through [`DomainChange::coins`]; `None` (the default)
+    /// for a domain that moves no coins.
+    fn escrow_condition(&self) -> Option<Condition> {
+        None
+    }
 }
 
 /// The consensus state at a tip.

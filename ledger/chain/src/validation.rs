@@ -30,7 +30,7 @@ use ledger::payload::{AuthorizedAddressOperation, MintingOperation, Payload};
 use ledger::validation::{SpendError, StatelesslyValidBlock, queue_transaction_signatures};
 use ledger::{
     Address, AddressKind, BlockHeight, BlockId, BlockStakeOutputId, BlockStakePosition,
-    BlockStakes, CoinOutputId, Currency, Hash32, Timestamp, Transaction, TransactionId,
+    BlockStakes, CoinOutput, CoinOutputId, Currency, Hash32, Timestamp, Transaction, TransactionId,
 };
 use thiserror::Error;
 
@@ -38,8 +38,8 @@ use crate::config::ChainConfig;
 use crate::events::{EventBody, EventLog};
 use crate::pobs::{StakeModifier, Target, lottery_hash, winning_bound, wins};
 use crate::state::{
-    BlockDiff, BlockStakeEntry, ChainState, DomainContext, DomainError, InconsistentDiff,
-    NotaryEntry, StateOp, Tip,
+    BlockDiff, BlockStakeEntry, ChainState, DomainCoins, DomainContext, DomainError,
+    InconsistentDiff, NotaryEntry, StateOp, Tip,
 };
 
 /// What the block tree computes for a block before it is applied.
@@ -176,6 +176,11 @@ pub enum TransactionRuleError {
     UnchangedMintCondition,
     #[error(transparent)]
     Domain(#[from] DomainError),
+    #[error("the {domain} domain moves coins it may not: {reason}")]
+    DomainCoins {
+        domain: &'static str,
+        reason: String,
+    },
 }
 
 /// Applies `block` to `state` (which must be at the block's parent) and
@@ -620,6 +625,15 @@ impl Applier<'_> {
                 domain_changes.push((domain_index, domain.name(), change));
             }
         }
+        let mut domain_coins = Vec::new();
+        for (domain_index, name, change) in &mut domain_changes {
+            let coins = std::mem::take(&mut change.coins);
+            if coins.is_empty() {
+                continue;
+            }
+            let spent = self.check_domain_coins(*domain_index, name, &coins, id, config)?;
+            domain_coins.push((*domain_index, spent, coins.create));
+        }
 
         // Everything checks out: change the state.
         let tx = Some(index as u64);
@@ -780,6 +794,43 @@ impl Applier<'_> {
             _ => {}
         }
         for (domain_index, name, change) in domain_changes {
+            if let Some(at) = domain_coins
+                .iter()
+                .position(|(index, _, _)| *index == domain_index)
+            {
+                let (_, spent, created) = domain_coins.swap_remove(at);
+                for (parent, output) in spent {
+                    self.log.push(
+                        tx,
+                        EventBody::DomainCoinOutputSpent {
+                            domain: name.to_owned(),
+                            id: parent,
+                            value: output.value,
+                            address: output.condition.address(),
+                        },
+                    );
+                    self.push(StateOp::SpendCoin { id: parent, output })
+                        .map_err(inconsistent)?;
+                }
+                for (output_index, output) in created.into_iter().enumerate() {
+                    let output_id = CoinOutputId::for_domain_output(id, name, output_index as u64);
+                    self.log.push(
+                        tx,
+                        EventBody::DomainCoinOutputCreated {
+                            domain: name.to_owned(),
+                            id: output_id,
+                            index: output_index as u64,
+                            value: output.value,
+                            condition: output.condition.clone(),
+                        },
+                    );
+                    self.push(StateOp::CreateCoin {
+                        id: output_id,
+                        output,
+                    })
+                    .map_err(inconsistent)?;
+                }
+            }
             for (kind, data) in change.events {
                 self.log.push(
                     tx,
@@ -797,6 +848,76 @@ impl Applier<'_> {
             .map_err(inconsistent)?;
         }
         Ok(())
+    }
+}
+
+impl Applier<'_> {
+    /// Checks a domain's coin movement ([`DomainCoins`]): the spent
+    /// outputs exist, are distinct and are held in the domain's escrow;
+    /// the created outputs are new, may lock coins and add up to exactly
+    /// what is spent. Returns the spent outputs.
+    fn check_domain_coins(
+        &self,
+        domain_index: usize,
+        name: &'static str,
+        coins: &DomainCoins,
+        id: &TransactionId,
+        config: &ChainConfig,
+    ) -> Result<Vec<(CoinOutputId, CoinOutput)>, TransactionRuleError> {
+        let refuse = |reason: String| TransactionRuleError::DomainCoins {
+            domain: name,
+            reason,
+        };
+        let escrow = self
+            .state
+            .domains()
+            .get(domain_index)
+            .and_then(|domain| domain.escrow_condition())
+            .ok_or_else(|| refuse("it holds no escrow".into()))?;
+        let mut spent = Vec::with_capacity(coins.spend.len());
+        let mut spent_total = Currency::ZERO;
+        for parent in &coins.spend {
+            if spent.iter().any(|(seen, _)| seen == parent) {
+                return Err(refuse(format!("it spends escrow output {parent} twice")));
+            }
+            let output = self
+                .state
+                .coin_output(parent)
+                .ok_or_else(|| refuse(format!("escrow output {parent} does not exist")))?;
+            if output.condition != escrow {
+                return Err(refuse(format!("output {parent} is not held in its escrow")));
+            }
+            spent_total = spent_total
+                .checked_add(output.value)
+                .ok_or_else(|| refuse("spent outputs overflow".into()))?;
+            spent.push((*parent, output.clone()));
+        }
+        let mut created_total = Currency::ZERO;
+        for (index, output) in coins.create.iter().enumerate() {
+            let output_id = CoinOutputId::for_domain_output(id, name, index as u64);
+            if self.state.coin_output(&output_id).is_some() {
+                return Err(refuse(format!("output {output_id} already exists")));
+            }
+            let address = output.condition.address();
+            if config.consensus.authorized_addresses_enabled
+                && !matches!(address.kind, AddressKind::Nil | AddressKind::AtomicSwap)
+                && !self.state.is_authorized(&address)
+            {
+                return Err(TransactionRuleError::UnauthorizedAddress {
+                    what: format!("{name} output {index}"),
+                    address,
+                });
+            }
+            created_total = created_total
+                .checked_add(output.value)
+                .ok_or_else(|| refuse("created outputs overflow".into()))?;
+        }
+        if spent_total != created_total {
+            return Err(refuse(format!(
+                "it spends {spent_total:?} from escrow but creates {created_total:?}"
+            )));
+        }
+        Ok(spent)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The compute domain through the real chain: identities own nodes and
 //! deployments, the chain places workloads and never overcommits, node
 //! reports are checked against the node key (by rule and in the block's
-//! signature batch), and deposits are escrowed coin outputs.
+//! signature batch), deposits are escrowed coin outputs, bills pay the
+//! hosting nodes' payout conditions and a cancel refunds the rest.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
@@ -11,7 +12,7 @@ use std::collections::HashSet;
 
 use chain::domains::compute::{ComputeEvent, ComputeState};
 use chain::validation::{BlockRuleError, TransactionRuleError};
-use chain::{ChainError, ChainUpdate, EventBody};
+use chain::{ChainError, ChainStore, ChainUpdate, EventBody};
 use common::{FEE, Net, coins, key, sign_coin_inputs, test_config};
 use ledger::crypto::{SecretKey, SignatureError};
 use ledger::payload::compute::operation::sign_into as sign_compute;
@@ -167,6 +168,7 @@ impl World {
                 farm: Name::new("farm-a").unwrap(),
                 location: Location::new("be", "ghent").unwrap(),
                 capacity: Resources::new(4, 4096, 100),
+                payout: Condition::for_public_key(&key(FARMER).public_key()),
             },
             Some(&key(FARMER)),
             Some(&node_key),
@@ -250,6 +252,7 @@ fn deployments_reports_and_overcommit_through_the_chain() {
                 &[("web-1", 2, 1024), ("web-2", 2, 1024), ("db", 2, 2048)],
             ),
             deposit: Some(0),
+            refund: Condition::for_public_key(&key(ALICE).public_key()),
         },
         Some(&key(ALICE)),
         None,
@@ -282,6 +285,7 @@ fn deployments_reports_and_overcommit_through_the_chain() {
             owner: alice,
             spec: spec("big", &[("big", 3, 512)]),
             deposit: None,
+            refund: Condition::for_public_key(&key(ALICE).public_key()),
         },
         Some(&key(ALICE)),
         None,
@@ -361,4 +365,235 @@ fn deployments_reports_and_overcommit_through_the_chain() {
     for node in [node_a, node_b] {
         assert_eq!(world.state().node(&node).unwrap().used, Resources::ZERO);
     }
+}
+
+/// The coin outputs of a block's update: (created, spent) as the core
+/// reported them.
+fn coin_moves(update: &ChainUpdate) -> (Vec<(CoinOutputId, Currency)>, Vec<CoinOutputId>) {
+    let mut created = Vec::new();
+    let mut spent = Vec::new();
+    for event in &update.events {
+        match &event.body {
+            EventBody::CoinOutputCreated { id, value, .. }
+            | EventBody::DomainCoinOutputCreated { id, value, .. } => created.push((*id, *value)),
+            EventBody::CoinOutputSpent { id, .. } | EventBody::DomainCoinOutputSpent { id, .. } => {
+                spent.push(*id)
+            }
+            _ => {}
+        }
+    }
+    (created, spent)
+}
+
+#[test]
+fn bills_pay_the_farmer_who_can_spend_it_and_a_cancel_refunds_the_rest() {
+    let mut world = World::new();
+    let alice = world.register_identity("alice", ALICE);
+    let farmer = world.register_identity("farmer", FARMER);
+    let node = world.register_node(farmer, NODE_A);
+    let deposit = coins(1);
+    let refund_to = Condition::for_public_key(&key(ALICE).public_key());
+    let create = world.compute_tx(
+        ComputeAction::CreateDeployment {
+            owner: alice,
+            spec: spec("shop", &[("web", 4, 4096)]),
+            deposit: Some(0),
+            refund: refund_to.clone(),
+        },
+        Some(&key(ALICE)),
+        None,
+        Some(deposit),
+    );
+    let deployment = DeploymentId::for_creation(&create.id());
+    let deposit_output = CoinOutputId::for_transaction_output(&create.id(), 0);
+    world.mine(vec![create]);
+    assert_eq!(
+        world.state().deployment(&deployment).unwrap().escrow,
+        vec![deposit_output]
+    );
+    let price = world
+        .state()
+        .params()
+        .price_per_block(&world.state().deployment(&deployment).unwrap().spec)
+        .unwrap();
+    // Enough blocks that the farmer's share pays a transaction fee.
+    for _ in 0..19 {
+        world.net.mine(Vec::new());
+    }
+
+    // Anyone bills: the farmer's share becomes a coin output of theirs.
+    let bill = world.compute_tx(ComputeAction::Bill { deployment }, None, None, None);
+    let bill_id = bill.id();
+    let update = world.mine(vec![bill]);
+    let events = compute_events(&update);
+    let (amount, output) = events
+        .iter()
+        .find_map(|event| match event {
+            ComputeEvent::FarmerPaid {
+                node: paid,
+                amount,
+                output,
+                address,
+                ..
+            } => {
+                assert_eq!(*paid, node);
+                assert_eq!(
+                    *address,
+                    Condition::for_public_key(&key(FARMER).public_key()).address()
+                );
+                Some((*amount, *output))
+            }
+            _ => None,
+        })
+        .expect("the farmer is paid");
+    assert_eq!(
+        amount,
+        price.checked_mul(20).unwrap(),
+        "twenty blocks hosted"
+    );
+    assert_eq!(
+        output,
+        CoinOutputId::for_domain_output(&bill_id, "compute", 0)
+    );
+    let (created, spent) = coin_moves(&update);
+    assert!(spent.contains(&deposit_output), "the deposit left escrow");
+    assert!(created.contains(&(output, amount)));
+    let change = CoinOutputId::for_domain_output(&bill_id, "compute", 1);
+    let balance = deposit.checked_sub(amount).unwrap();
+    assert!(created.contains(&(change, balance)), "escrow change");
+    assert_eq!(
+        world.state().deployment(&deployment).unwrap().escrow,
+        vec![change]
+    );
+    assert_eq!(
+        world
+            .net
+            .chain
+            .state()
+            .coin_output(&change)
+            .unwrap()
+            .condition,
+        escrow_condition()
+    );
+
+    // The farmer spends the payout like any coin output.
+    let farmer_key = key(FARMER);
+    let mut spend = Transaction {
+        coin_inputs: vec![CoinInput {
+            parent_id: output,
+            fulfillment: Fulfillment::Nil,
+        }],
+        coin_outputs: vec![CoinOutput {
+            value: amount.checked_sub(FEE).unwrap(),
+            condition: Condition::for_public_key(&key(ALICE).public_key()),
+        }],
+        fee: FEE,
+        ..Transaction::new()
+    };
+    sign_coin_inputs(&mut spend, &world.net.params(), &farmer_key);
+    world.mine(vec![spend]);
+    assert!(world.net.chain.state().coin_output(&output).is_none());
+
+    // Nobody spends the escrow change: it is locked by the escrow condition.
+    let mut steal = Transaction {
+        coin_inputs: vec![CoinInput {
+            parent_id: change,
+            fulfillment: Fulfillment::Nil,
+        }],
+        coin_outputs: vec![CoinOutput {
+            value: balance.checked_sub(FEE).unwrap(),
+            condition: Condition::for_public_key(&key(ALICE).public_key()),
+        }],
+        fee: FEE,
+        ..Transaction::new()
+    };
+    sign_coin_inputs(&mut steal, &world.net.params(), &key(ALICE));
+    let error = world.refused(steal);
+    assert!(
+        matches!(
+            &error,
+            BlockRuleError::Transaction { source, .. }
+                if matches!(**source, TransactionRuleError::Spend(_))
+        ),
+        "{error}"
+    );
+
+    // Cancel: the blocks since the bill are paid, the rest goes to Alice.
+    let alice_before = world.net.coins_of(&key(ALICE)).len();
+    let cancel = world.compute_tx(
+        ComputeAction::CancelDeployment {
+            owner: alice,
+            deployment,
+        },
+        Some(&key(ALICE)),
+        None,
+        None,
+    );
+    let cancel_id = cancel.id();
+    let block = world.net.next_block(vec![cancel]);
+    let before_cancel = world.net.chain.state().commitment();
+    let update = world.net.accept(block.clone()).expect("cancel is valid");
+    let events = compute_events(&update);
+    let paid_now: Currency = events
+        .iter()
+        .filter_map(|event| match event {
+            ComputeEvent::FarmerPaid { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .fold(Currency::ZERO, |sum, amount| {
+            sum.checked_add(amount).unwrap()
+        });
+    // Two blocks since the bill: the farmer's spend and the cancel.
+    assert_eq!(paid_now, price.checked_mul(2).unwrap());
+    let refunded = balance.checked_sub(paid_now).unwrap();
+    let refund_output = CoinOutputId::for_domain_output(&cancel_id, "compute", 1);
+    assert!(events.contains(&ComputeEvent::DeploymentRefunded {
+        deployment,
+        amount: refunded,
+        output: refund_output,
+        address: refund_to.address(),
+    }));
+    let (_, spent) = coin_moves(&update);
+    assert_eq!(spent.iter().filter(|id| **id == change).count(), 1);
+    let alice_coins = world.net.coins_of(&key(ALICE));
+    assert_eq!(alice_coins.len(), alice_before + 1);
+    assert!(alice_coins.contains(&(
+        refund_output,
+        CoinOutput {
+            value: refunded,
+            condition: refund_to.clone(),
+        }
+    )));
+    assert!(world.state().deployment(&deployment).is_none());
+    // Every escrowed coin went to the farmer or back to Alice.
+    assert_eq!(
+        amount
+            .checked_add(paid_now)
+            .unwrap()
+            .checked_add(refunded)
+            .unwrap(),
+        deposit
+    );
+    let escrowed = world
+        .net
+        .chain
+        .state()
+        .coin_outputs()
+        .filter(|(_, output)| output.condition == escrow_condition())
+        .count();
+    assert_eq!(escrowed, 0);
+
+    // Reverting the cancel block restores the escrow exactly.
+    let diff = world
+        .net
+        .chain
+        .store()
+        .diff(&block.id())
+        .expect("store")
+        .expect("diff");
+    let mut state = world.net.chain.state().clone();
+    state.revert_diff(&diff).expect("reverts");
+    assert_eq!(state.commitment(), before_cancel);
+    assert!(state.coin_output(&change).is_some());
+    assert!(state.coin_output(&refund_output).is_none());
 }

@@ -278,6 +278,7 @@ impl DomainState for NotaryCounter {
                 change: vec![1],
                 events: vec![("counted".into(), (self.count + 1).to_le_bytes().to_vec())],
                 signatures: Vec::new(),
+                coins: Default::default(),
             })),
             _ => Ok(None),
         }
@@ -363,4 +364,183 @@ fn domain_modules_validate_apply_and_revert_through_the_hook() {
         net.chain.accept_block(block).expect("known"),
         AcceptOutcome::AlreadyKnown
     );
+}
+
+/// A domain that holds coins paid to [`ESCROW`] and moves them as the
+/// test tells it (the plan is shared with the test) on every notary
+/// transaction.
+#[derive(Clone)]
+struct CoinMover {
+    plan: Arc<std::sync::Mutex<chain::state::DomainCoins>>,
+}
+
+fn escrow() -> Condition {
+    Condition::PubKeyHash(Hash32([0xe5; 32]))
+}
+
+impl DomainState for CoinMover {
+    fn name(&self) -> &'static str {
+        "coin-mover"
+    }
+
+    fn prepare(
+        &self,
+        transaction: &Transaction,
+        _context: &DomainContext<'_>,
+    ) -> Result<Option<DomainChange>, DomainError> {
+        let Some(Payload::Notary(_)) = &transaction.payload else {
+            return Ok(None);
+        };
+        let coins = self
+            .plan
+            .lock()
+            .map(|plan| plan.clone())
+            .unwrap_or_default();
+        Ok(Some(DomainChange {
+            change: Vec::new(),
+            events: Vec::new(),
+            signatures: Vec::new(),
+            coins,
+        }))
+    }
+
+    fn apply(&mut self, _change: &[u8]) -> Result<(), DomainError> {
+        Ok(())
+    }
+
+    fn revert(&mut self, _change: &[u8]) -> Result<(), DomainError> {
+        Ok(())
+    }
+
+    fn commitment(&self) -> Hash32 {
+        Hash32::ZERO
+    }
+
+    fn clone_box(&self) -> Box<dyn DomainState> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn escrow_condition(&self) -> Option<Condition> {
+        Some(escrow())
+    }
+}
+
+#[test]
+fn domains_move_only_their_escrow_and_never_make_coins() {
+    let config = test_config();
+    let mut net = Net::new(config.clone());
+    let plan = Arc::new(std::sync::Mutex::new(chain::state::DomainCoins::default()));
+    net.chain = Chain::new(
+        config,
+        Arc::new(net.clock.clone()),
+        MemoryStore::new(),
+        vec![Box::new(CoinMover { plan: plan.clone() })],
+    )
+    .expect("genesis");
+    let set_plan = |spend: Vec<CoinOutputId>, create: Vec<CoinOutput>| {
+        *plan.lock().unwrap() = chain::state::DomainCoins { spend, create };
+    };
+    let to = |seed: u8, value: u128| CoinOutput {
+        value: ledger::Currency(value),
+        condition: Condition::for_public_key(&key(seed).public_key()),
+    };
+    // A notary transaction that also pays 1000 base units into escrow.
+    let notary = |net: &Net, document: u8| {
+        let mut tx = net.transfer(
+            &key(4),
+            Condition::for_public_key(&key(4).public_key()),
+            common::coins(1),
+            FEE,
+        );
+        tx.coin_outputs.insert(
+            0,
+            CoinOutput {
+                value: ledger::Currency(1_000),
+                condition: escrow(),
+            },
+        );
+        let change = tx.coin_outputs.last_mut().unwrap();
+        change.value = change.value.checked_sub(ledger::Currency(1_000)).unwrap();
+        tx.payload = Some(Payload::Notary(NotaryRecord {
+            document_hash: Hash32([document; 32]),
+        }));
+        sign_coin_inputs(&mut tx, &net.params(), &key(4));
+        tx
+    };
+    let deposit_tx = notary(&net, 1);
+    let deposit = CoinOutputId::for_transaction_output(&deposit_tx.id(), 0);
+    net.mine(vec![deposit_tx]);
+    assert_eq!(
+        net.chain.state().coin_output(&deposit).unwrap().condition,
+        escrow()
+    );
+    let refused = |net: &mut Net, document: u8, reason: &str| {
+        let before = net.chain.state().commitment();
+        let block = net.next_block(vec![notary(net, document)]);
+        match rule_error(net.accept(block)) {
+            BlockRuleError::Transaction { source, .. } => match *source {
+                TransactionRuleError::DomainCoins {
+                    domain,
+                    reason: got,
+                } => {
+                    assert_eq!(domain, "coin-mover");
+                    assert!(got.contains(reason), "{got}");
+                }
+                other => panic!("expected a domain coin error, got {other}"),
+            },
+            other => panic!("expected a transaction error, got {other}"),
+        }
+        assert_eq!(net.chain.state().commitment(), before, "no partial state");
+    };
+
+    // Coins that are not in its escrow.
+    let not_escrow = net.coins_of(&key(4))[0].0;
+    set_plan(vec![not_escrow], vec![to(5, 1)]);
+    refused(&mut net, 10, "is not held in its escrow");
+    // Outputs that do not exist.
+    set_plan(vec![CoinOutputId(Hash32([9; 32]))], Vec::new());
+    refused(&mut net, 11, "does not exist");
+    // The same output twice.
+    set_plan(vec![deposit, deposit], vec![to(5, 2_000)]);
+    refused(&mut net, 12, "twice");
+    // More out than in, and less out than in.
+    set_plan(vec![deposit], vec![to(5, 600), to(6, 401)]);
+    refused(&mut net, 13, "creates");
+    set_plan(vec![deposit], vec![to(5, 999)]);
+    refused(&mut net, 14, "creates");
+
+    // Balanced: the escrow output is spent and the new outputs exist.
+    set_plan(vec![deposit], vec![to(5, 600), to(6, 400)]);
+    let tx = notary(&net, 3);
+    let id = tx.id();
+    let block = net.next_block(vec![tx]);
+    let update = net.accept(block.clone()).expect("balanced move");
+    let paid = CoinOutputId::for_domain_output(&id, "coin-mover", 0);
+    assert!(update.events.iter().any(|event| matches!(
+        event.body,
+        EventBody::DomainCoinOutputSpent { id, .. } if id == deposit
+    )));
+    assert!(update.events.iter().any(|event| matches!(
+        &event.body,
+        EventBody::DomainCoinOutputCreated { domain, id, index: 0, value, condition }
+            if domain == "coin-mover" && *id == paid && *value == ledger::Currency(600)
+                && *condition == to(5, 600).condition
+    )));
+    assert!(net.chain.state().coin_output(&deposit).is_none());
+    assert_eq!(net.chain.state().coin_output(&paid), Some(&to(5, 600)));
+    // Reverting the block puts the escrow output back.
+    let diff = net
+        .chain
+        .store()
+        .diff(&block.id())
+        .expect("store")
+        .expect("diff");
+    let mut state = net.chain.state().clone();
+    state.revert_diff(&diff).expect("reverts");
+    assert!(state.coin_output(&deposit).is_some());
+    assert!(state.coin_output(&paid).is_none());
 }

@@ -37,6 +37,7 @@ pub enum HashTag {
     ComputeEscrow,
     StorageNodeId,
     StorageObjectId,
+    DomainOutputId,
 }
 
 impl HashTag {
@@ -68,10 +69,11 @@ impl HashTag {
             HashTag::ComputeEscrow => b"blockstake/compute/escrow/v1",
             HashTag::StorageNodeId => b"blockstake/storage/node-id/v1",
             HashTag::StorageObjectId => b"blockstake/storage/object-id/v1",
+            HashTag::DomainOutputId => b"blockstake/domain-output-id/v1",
         }
     }
 
-    pub const ALL: [HashTag; 25] = [
+    pub const ALL: [HashTag; 26] = [
         HashTag::BlockId,
         HashTag::TransactionId,
         HashTag::CoinOutputId,
@@ -97,6 +99,7 @@ impl HashTag {
         HashTag::ComputeEscrow,
         HashTag::StorageNodeId,
         HashTag::StorageObjectId,
+        HashTag::DomainOutputId,
     ];
 }
 

@@ -24,11 +24,12 @@ use ledger::payload::Payload;
 use ledger::payload::compute::{
     ComputeAction, DeploymentId, DeploymentSpec, NodeId, Power, Resources, WorkloadState,
 };
-use ledger::{BlockHeight, Currency, codec};
+use ledger::{Address, BlockHeight, CoinOutputId, Currency, codec};
 use sqlx::migrate::Migrator;
 use sqlx::{PgConnection, Row};
 
 use crate::domain::{ModelError, domain_events};
+use crate::explorer::rows::address_bytes;
 use crate::model::ReadModel;
 
 /// The compute model's migrations.
@@ -123,15 +124,16 @@ impl Compute {
                 farm,
                 location,
                 capacity,
+                payout,
             } => {
                 sqlx::query(
                     "INSERT INTO compute_node (id, owner, node_key, farm, country, city,
                          cores_total, memory_mib_total, disk_gib_total,
                          cores_used, memory_mib_used, disk_gib_used,
                          power_target, power_state, uptime_seconds, last_sequence,
-                         registered_height, last_report_height)
+                         registered_height, last_report_height, payout_address)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, 0, 'up', 'up', 0, NULL,
-                             $10, $10)",
+                             $10, $10, $11)",
                 )
                 .bind(id_bytes(&node.0))
                 .bind(id_bytes(&owner.0))
@@ -143,6 +145,7 @@ impl Compute {
                 .bind(big(capacity.memory_mib))
                 .bind(big(capacity.disk_gib))
                 .bind(at.height)
+                .bind(address_bytes(payout).to_vec())
                 .execute(&mut *connection)
                 .await?;
                 insert_report(connection, node, at, None, 0, Power::Up).await?;
@@ -222,6 +225,7 @@ impl Compute {
                 name,
                 price_per_block,
                 balance,
+                refund,
             } => {
                 let spec = specs
                     .get(deployment)
@@ -229,9 +233,10 @@ impl Compute {
                 sqlx::query(
                     "INSERT INTO compute_deployment (id, owner, name, reschedule, farms, country,
                          city, spec, price_per_block, balance, billed_to, grace_since, status,
-                         cancel_cause, created_height, updated_height, canceled_height)
+                         cancel_cause, created_height, updated_height, canceled_height,
+                         refund_address)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10::numeric, $11, NULL,
-                             'active', NULL, $11, $11, NULL)",
+                             'active', NULL, $11, $11, NULL, $12)",
                 )
                 .bind(id_bytes(&deployment.0))
                 .bind(id_bytes(&owner.0))
@@ -244,6 +249,7 @@ impl Compute {
                 .bind(price_per_block.0.to_string())
                 .bind(balance.0.to_string())
                 .bind(at.height)
+                .bind(address_bytes(refund).to_vec())
                 .execute(&mut *connection)
                 .await?;
                 billing(
@@ -465,6 +471,48 @@ impl Compute {
                     Currency(0),
                     None,
                     balance,
+                )
+                .await?;
+            }
+            ComputeEvent::FarmerPaid {
+                deployment,
+                node,
+                amount,
+                output,
+                address,
+            } => {
+                let balance = current_balance(connection, deployment, height).await?;
+                payment(
+                    connection,
+                    deployment,
+                    at,
+                    "paid",
+                    *amount,
+                    balance,
+                    Some(node),
+                    output,
+                    address,
+                )
+                .await?;
+            }
+            ComputeEvent::DeploymentRefunded {
+                deployment,
+                amount,
+                output,
+                address,
+            } => {
+                // The refund empties the balance (the cancel follows).
+                set_balance(connection, deployment, Currency(0), None).await?;
+                payment(
+                    connection,
+                    deployment,
+                    at,
+                    "refunded",
+                    *amount,
+                    Currency(0),
+                    None,
+                    output,
+                    address,
                 )
                 .await?;
             }
@@ -767,6 +815,39 @@ async fn billing(
     .bind(range.map(|(from, _)| big(from.0)))
     .bind(range.map(|(_, to)| big(to.0)))
     .bind(balance.0.to_string())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// A billing row for coins paid out of the deployment's escrow: a node's
+/// share (`paid`) or the refund (`refunded`), with the coin output made.
+#[allow(clippy::too_many_arguments)]
+async fn payment(
+    connection: &mut PgConnection,
+    deployment: &DeploymentId,
+    at: At,
+    kind: &str,
+    amount: Currency,
+    balance: Currency,
+    node: Option<&NodeId>,
+    output: &CoinOutputId,
+    address: &Address,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO compute_billing (deployment, height, event_index, kind, amount, from_height,
+             to_height, balance, node, output, address)
+         VALUES ($1, $2, $3, $4, $5::numeric, NULL, NULL, $6::numeric, $7, $8, $9)",
+    )
+    .bind(id_bytes(&deployment.0))
+    .bind(at.height)
+    .bind(at.index)
+    .bind(kind)
+    .bind(amount.0.to_string())
+    .bind(balance.0.to_string())
+    .bind(node.map(|node| id_bytes(&node.0)))
+    .bind(output.0.0.to_vec())
+    .bind(address_bytes(address).to_vec())
     .execute(&mut *connection)
     .await?;
     Ok(())

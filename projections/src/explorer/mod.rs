@@ -51,6 +51,8 @@ pub enum ExplorerError {
         "block at height {height} spends output {output} but carries no spend event for it (value and address unknown)"
     )]
     MissingSpendEvent { height: BlockHeight, output: String },
+    #[error("block at height {height} carries a domain coin event outside any transaction")]
+    DomainCoinsOutsideTransaction { height: BlockHeight },
     #[error(
         "block at height {height} spends {expected} outputs but only {marked} are unspent outputs known to the explorer"
     )]

@@ -14,8 +14,8 @@ use chain::stream::BlockMessage;
 use chain::{Direction, EventBody};
 use ledger::payload::{AuthorizedAddressOperation, MintingOperation};
 use ledger::{
-    Address, AddressKind, BlockHeight, Condition, Currency, Fulfillment, MultisigCondition,
-    Payload, TimeLockedCondition, Transaction,
+    Address, AddressKind, BlockHeight, CoinOutputId, Condition, Currency, Fulfillment,
+    MultisigCondition, Payload, TimeLockedCondition, Transaction,
 };
 use serde_json::{Value, json};
 
@@ -378,6 +378,18 @@ impl BlockRows {
     }
 }
 
+/// The `output.origin` of a coin output a domain module created: the
+/// domain's name (`compute` for payouts, refunds and escrow change).
+fn domain_origin(domain: &str) -> &'static str {
+    match domain {
+        "compute" => "compute",
+        "storage" => "storage",
+        "identity" => "identity",
+        "chat" => "chat",
+        _ => "domain",
+    }
+}
+
 /// Computes the rows of an applied block.
 pub fn block_rows(
     message: &BlockMessage,
@@ -406,6 +418,10 @@ pub fn block_rows(
     let mut transaction_ids: HashMap<u64, ledger::TransactionId> = HashMap::new();
     let mut spent: HashMap<[u8; 32], Spent> = HashMap::new();
     let mut matures_at: HashMap<[u8; 32], BlockHeight> = HashMap::new();
+    // Coins domain modules moved (compute payouts, refunds, escrow), by
+    // transaction index: no input or output of the transaction shows them.
+    let mut domain_spent: Vec<(u64, CoinOutputId, Spent)> = Vec::new();
+    let mut domain_created: Vec<(u64, &str, CoinOutputId, u64, Currency, &Condition)> = Vec::new();
     for event in &message.events {
         if event.direction != Direction::Apply {
             return Err(ExplorerError::RevertEventInApply {
@@ -445,6 +461,35 @@ pub fn block_rows(
                 id, matures_at: at, ..
             } => {
                 matures_at.insert(id.0.0, *at);
+            }
+            EventBody::DomainCoinOutputSpent {
+                id, value, address, ..
+            } => {
+                let index = event
+                    .position
+                    .transaction
+                    .ok_or(ExplorerError::DomainCoinsOutsideTransaction { height })?;
+                domain_spent.push((
+                    index,
+                    *id,
+                    Spent {
+                        value: value.0,
+                        address: *address,
+                    },
+                ));
+            }
+            EventBody::DomainCoinOutputCreated {
+                domain,
+                id,
+                index: output_index,
+                value,
+                condition,
+            } => {
+                let index = event
+                    .position
+                    .transaction
+                    .ok_or(ExplorerError::DomainCoinsOutsideTransaction { height })?;
+                domain_created.push((index, domain, *id, *output_index, *value, condition));
             }
             EventBody::PayoutMatured { value, address, .. } => {
                 let change = rows.touch(address);
@@ -584,6 +629,39 @@ pub fn block_rows(
                 value: output.value.0.to_string(),
                 address: address_bytes(&address).to_vec(),
                 condition: decode_condition(&output.condition),
+                matures_at: None,
+            });
+            rows.link(&address, tx_index, &id_bytes);
+        }
+
+        // Coins a domain module moved in this transaction: escrow outputs
+        // spent (marked spent by the transaction) and outputs created.
+        for (_, parent, what) in domain_spent.iter().filter(|(at, _, _)| *at == index as u64) {
+            let change = rows.touch(&what.address);
+            change.coins.sub(what.value);
+            change.coin_outputs_unspent -= 1;
+            rows.spends.push((parent.0.0.to_vec(), id_bytes.clone()));
+            rows.link(&what.address, tx_index, &id_bytes);
+        }
+        for (_, domain, output_id, output_index, value, condition) in
+            domain_created.iter().filter(|(at, ..)| *at == index as u64)
+        {
+            let address = condition.address();
+            let change = rows.touch(&address);
+            change.coins.add(value.0);
+            change.coin_outputs_unspent += 1;
+            change.outputs_received += 1;
+            rows.add_multisig(condition);
+            rows.outputs.push(OutputRow {
+                id: output_id.0.0.to_vec(),
+                currency: "coin",
+                origin: domain_origin(domain),
+                transaction_id: Some(id_bytes.clone()),
+                transaction_index: Some(tx_index),
+                output_index: i32::try_from(*output_index).unwrap_or(i32::MAX),
+                value: value.0.to_string(),
+                address: address_bytes(&address).to_vec(),
+                condition: decode_condition(condition),
                 matures_at: None,
             });
             rows.link(&address, tx_index, &id_bytes);

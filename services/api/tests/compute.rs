@@ -94,7 +94,8 @@ async fn compute_queries_serve_nodes_deployments_history_billing_and_audit() {
     let data = run(
         &schema,
         "{ all: computeNodes { id farm country city coresTotal coresUsed coresFree
-                               memoryMibFree lastReportHeight workloads { name } }
+                               memoryMibFree lastReportHeight workloads { name }
+                               payoutAddress earned }
            a: computeNodes(farm: \"FARM-A\") { id }
            delft: computeNodes(country: \"nl\", city: \"delft\") { id }
            none: computeNodes(farm: \"farm-z\") { id } }",
@@ -182,7 +183,7 @@ async fn compute_queries_serve_nodes_deployments_history_billing_and_audit() {
         "query($id: String!) { deployment(id: $id) {
             workloads { name node desiredState reportedState
                         history { kind state node reason } }
-            billing { kind amount fromHeight toHeight balance }
+            billing { kind amount fromHeight toHeight balance node address }
             reschedules { workload fromNode toNode lastReportHeight reason }
             billedWhileDown { workload node downBlocks amount } } }",
         json!({ "id": hex(&world.deployment.0.0) }),
@@ -229,16 +230,49 @@ async fn compute_queries_serve_nodes_deployments_history_billing_and_audit() {
         world.y.short()
     );
     assert_eq!(db["history"][4]["reason"], json!(reason));
-    assert_eq!(
-        deployment["billing"],
-        json!([
-            { "kind": "deposit", "amount": network.coins(world.deposit), "fromHeight": null,
-              "toHeight": null, "balance": network.coins(world.deposit) },
-            { "kind": "billed", "amount": network.coins(Currency(due)),
-              "fromHeight": world.created_at, "toHeight": world.billed_at,
-              "balance": network.coins(Currency(world.deposit.0 - due)) },
-        ])
-    );
+    // The deposit, the bill, then each hosting node's share of it (the
+    // workloads' prices × the blocks billed), paid to the farmer's address.
+    let params = chain::domains::compute::ComputeParams::default();
+    let blocks = u128::from(world.billed_at - world.created_at);
+    let mut shares: std::collections::BTreeMap<String, u128> = Default::default();
+    for workload in &world.spec.workloads {
+        let node = world.placements[&workload.name];
+        *shares.entry(hex(&node.0.0)).or_default() +=
+            params.workload_price_per_block(workload).unwrap().0 * blocks;
+    }
+    assert_eq!(shares.values().sum::<u128>(), due);
+    let farmer_address =
+        ledger::Address::for_public_key(&common::key(compute_world::FARMER).public_key())
+            .to_text(network.prefix())
+            .unwrap();
+    let balance_after = network.coins(Currency(world.deposit.0 - due));
+    let mut expected = vec![
+        json!({ "kind": "deposit", "amount": network.coins(world.deposit), "fromHeight": null,
+                "toHeight": null, "balance": network.coins(world.deposit), "node": null,
+                "address": null }),
+        json!({ "kind": "billed", "amount": network.coins(Currency(due)),
+                "fromHeight": world.created_at, "toHeight": world.billed_at,
+                "balance": balance_after, "node": null, "address": null }),
+    ];
+    for (node, share) in &shares {
+        expected.push(
+            json!({ "kind": "paid", "amount": network.coins(Currency(*share)),
+            "fromHeight": null, "toHeight": null, "balance": balance_after, "node": node,
+            "address": farmer_address }),
+        );
+    }
+    assert_eq!(deployment["billing"], json!(expected));
+    // Each node shows where it is paid and what it earned.
+    for node in all {
+        let id = node["id"].as_str().unwrap();
+        assert_eq!(node["payoutAddress"], json!(farmer_address));
+        let earned = shares.get(id).copied().unwrap_or_default();
+        assert_eq!(
+            node["earned"],
+            json!(network.coins(Currency(earned))),
+            "{id}"
+        );
+    }
     let moved: Vec<&str> = world
         .placements
         .iter()

@@ -285,6 +285,15 @@ impl NodeView {
             {
                 self.set_coin(*id, Some(*value), undo);
             }
+            EventBody::DomainCoinOutputCreated {
+                id,
+                value,
+                condition,
+                ..
+            } if condition.address() == self.address => {
+                // A payout to the agent's own address pays its fees too.
+                self.set_coin(*id, Some(*value), undo);
+            }
             EventBody::CoinOutputSpent { id, address, .. } if *address == self.address => {
                 self.set_coin(*id, None, undo);
             }

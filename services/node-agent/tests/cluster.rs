@@ -30,7 +30,7 @@ use ledger::payload::compute::{
 };
 use ledger::payload::identity::{self, IdentityAction, IdentityName, IdentityOperation};
 use ledger::{
-    CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment, IdentityId,
+    Address, CoinInput, CoinOutput, CoinOutputId, Condition, Currency, Fulfillment, IdentityId,
     NetworkParams, SecretKey, Transaction,
 };
 use node_agent::agent::{self, AgentConfig, AgentStatus};
@@ -297,6 +297,7 @@ impl Cluster {
                     owner,
                     spec,
                     deposit,
+                    refund: Condition::for_public_key(&owner_key.public_key()),
                 },
                 Some(owner_key),
                 None,
@@ -635,6 +636,49 @@ async fn two_agents_run_heal_and_destroy_a_blueprint() {
         0,
         "no workload process is left"
     );
+    // Every coin of the deposit went to the hosting nodes' farmer or back
+    // to Alice: bills (and the cancel's last one) paid the nodes, the
+    // rest was refunded.
+    cluster
+        .wait_for("the refund", Duration::from_secs(30), |events| {
+            events.iter().any(
+                |e| matches!(e, ComputeEvent::DeploymentRefunded { deployment: d, .. } if *d == deployment),
+            )
+        })
+        .await;
+    {
+        let events = cluster.events.lock().unwrap();
+        let mut billed = 0u128;
+        let mut paid = 0u128;
+        let mut refunded = 0u128;
+        for event in events.iter() {
+            match event {
+                ComputeEvent::DeploymentBilled {
+                    deployment: d,
+                    amount,
+                    ..
+                } if *d == deployment => billed += amount.0,
+                ComputeEvent::FarmerPaid {
+                    deployment: d,
+                    amount,
+                    ..
+                } if *d == deployment => paid += amount.0,
+                ComputeEvent::DeploymentRefunded {
+                    deployment: d,
+                    amount,
+                    address,
+                    ..
+                } if *d == deployment => {
+                    assert_eq!(*address, Address::for_public_key(&alice_key.public_key()));
+                    refunded += amount.0;
+                }
+                _ => {}
+            }
+        }
+        assert!(billed > 0, "the deployment was billed");
+        assert_eq!(paid, billed, "the farmer got every drawn coin");
+        assert_eq!(billed + refunded, 500 * 1_000_000_000, "nothing lost");
+    }
 
     stop_b.cancel();
     agent_b.await.unwrap().unwrap();
@@ -659,6 +703,7 @@ async fn register_node(
                 farm: Name::new("farm-a").unwrap(),
                 location: Location::new("be", "ghent").unwrap(),
                 capacity: Resources::new(4, 1024, 20),
+                payout: Condition::for_public_key(&farmer_key.public_key()),
             },
             Some(farmer_key),
             Some(node_key),
@@ -822,10 +867,61 @@ async fn a_deployment_out_of_funds_is_stopped_after_its_grace_period() {
         .iter()
         .map(|row| row["kind"].as_str().unwrap())
         .collect();
+    // Each bill pays the one node its share: the whole amount drawn.
     let mut expected = vec!["deposit"];
-    expected.extend(std::iter::repeat_n("billed", bills.len()));
+    for _ in &bills {
+        expected.extend(["billed", "paid"]);
+    }
     expected.extend(["grace_started", "out_of_funds"]);
     assert_eq!(kinds, expected);
+    let paid: Vec<&str> = found["billing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["kind"] == "paid")
+        .map(|row| row["amount"].as_str().unwrap())
+        .collect();
+    let precision = cluster.devnet.config.params.coin_precision;
+    let billed: Vec<String> = bills
+        .iter()
+        .map(|(_, _, amount, _)| Currency(*amount).display_decimal(precision).to_string())
+        .collect();
+    assert_eq!(paid, billed, "the farmer is paid every bill");
+
+    // The farmer's address holds the whole deposit, as coin outputs the
+    // compute domain created (the explorer model shows them).
+    let farmer_address = Address::for_public_key(&farmer_key.public_key())
+        .to_text(&cluster.devnet.config.params.address_prefix)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let wallet = loop {
+        let data = cluster
+            .devnet
+            .query(
+                "query($a: String!) { address(address: $a) { balance { spendable }
+                    unspentOutputs(currency: COIN) { edges { node { origin value } } } } }",
+                serde_json::json!({ "a": farmer_address }),
+            )
+            .await
+            .unwrap();
+        let found = data["address"].clone();
+        let outputs = found["unspentOutputs"]["edges"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if outputs == bills.len() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "farmer's address: {found}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        wallet["balance"]["spendable"],
+        deposit.display_decimal(precision).to_string(),
+        "{wallet}"
+    );
+    for edge in wallet["unspentOutputs"]["edges"].as_array().unwrap() {
+        assert_eq!(edge["node"]["origin"], "compute", "{wallet}");
+    }
     assert_eq!(found["workloads"][0]["desiredState"], "deleted");
     println!(
         "bills {bills:?}; grace from height {grace_at}; canceled at {canceled} (grace {} blocks)",

@@ -22,13 +22,13 @@ use ledger::payload::compute::{
     ComputeAction, ComputeOperation, DeploymentId, DeploymentSpec, Location, Name, NodeId,
     Resources, escrow_condition,
 };
-use ledger::{Hash32, IdentityId, Payload, codec};
+use ledger::{Address, AddressKind, Condition, Hash32, IdentityId, Payload, codec};
 use serde_json::{Value, json};
 
 use crate::build::{self, Recipient, Request};
 use crate::cli::{BlueprintCommand, ComputeCommand, WaitArgs};
-use crate::client::{Client, bad_answer, text};
-use crate::commands::{Context, Report, first_address, sign_file};
+use crate::client::{Client, NetworkInfo, bad_answer, text};
+use crate::commands::{Context, Report, first_address, sign_file, to_text};
 use crate::error::WalletError;
 use crate::funds;
 use crate::identity::{IdentityFile, OwnIdentity, ensure_identity_keys, identity_path};
@@ -125,12 +125,14 @@ impl Context {
             BlueprintCommand::Apply {
                 file,
                 deposit,
+                refund,
                 wait,
             } => {
                 let spec = read_blueprint(&file)?;
                 let client = self.client()?;
                 let network = self.network(&client).await?;
                 let deposit = network.parse_coins(&deposit)?;
+                let refund = self.paid_to(&network, refund.as_deref())?;
                 let current = current_deployments(&client, &owner).await?;
                 let diff = blueprint::plan(&spec, &current)?;
                 let (plan, human) = describe(&diff);
@@ -146,6 +148,7 @@ impl Context {
                             owner,
                             spec,
                             deposit: (!deposit.is_zero()).then_some(0),
+                            refund,
                         },
                         (!deposit.is_zero()).then_some(deposit.0),
                     ),
@@ -209,6 +212,7 @@ impl Context {
             cores,
             memory_mib,
             disk_gib,
+            payout,
             wait,
         } = command;
         let usage = |error: &dyn std::fmt::Display| WalletError::Usage(error.to_string());
@@ -225,12 +229,15 @@ impl Context {
             .registered()?
             .clone();
         let node = NodeId::for_key(&node_key.public_key());
+        let network = self.network(&self.client()?).await?;
+        let payout = self.paid_to(&network, payout.as_deref())?;
         let action = ComputeAction::RegisterNode {
             owner: own.identity_id()?,
             node_key: node_key.public_key(),
             farm,
             location,
             capacity: Resources::new(cores, memory_mib, disk_gib),
+            payout,
         };
         let (mut report, _) = self
             .submit_compute(&own, action, None, Some(&node_key), &wait)
@@ -238,6 +245,28 @@ impl Context {
         report.json["node"] = json!(node.to_string());
         report.human = format!("compute node {node} registered\n{}", report.human);
         Ok(report)
+    }
+
+    /// The condition compute pays (a node's payout, a deployment's
+    /// refund): `address` (a public-key address), or the wallet's first
+    /// address.
+    fn paid_to(
+        &self,
+        network: &NetworkInfo,
+        address: Option<&str>,
+    ) -> Result<Condition, WalletError> {
+        let address = match address {
+            Some(text) => Address::parse(text.trim(), &network.prefix)
+                .map_err(|error| WalletError::Address(error.to_string()))?,
+            None => first_address(&self.keystore()?)?,
+        };
+        if address.kind != AddressKind::PubKey {
+            return Err(WalletError::Address(format!(
+                "{}: compute pays public-key addresses only from the wallet",
+                to_text(&address, network)?
+            )));
+        }
+        build::condition_for(&address, None)
     }
 
     /// Builds, signs (identity key; `node_key` for a registration) and

@@ -247,6 +247,10 @@ pub enum BlueprintCommand {
         /// Coins escrowed as the prepaid balance when the deployment is created.
         #[arg(long, default_value = "10")]
         deposit: String,
+        /// Where what is left of the balance is paid when the deployment ends
+        /// (destroyed or out of funds) [default: the wallet's first address].
+        #[arg(long, value_name = "ADDRESS")]
+        refund: Option<String>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -278,6 +282,10 @@ pub enum ComputeCommand {
         memory_mib: u64,
         #[arg(long)]
         disk_gib: u64,
+        /// Where the node's share of every bill is paid
+        /// [default: the wallet's first address].
+        #[arg(long, value_name = "ADDRESS")]
+        payout: Option<String>,
         #[command(flatten)]
         wait: WaitArgs,
     },

@@ -4,7 +4,7 @@
 //! applies a blueprint of two VMs (the deployment appears in the compute
 //! read model with the exact spec), applying it again submits nothing ("no
 //! change"), a resized VM plans and applies as an update of that VM only,
-//! destroy cancels it (capacity freed); bad YAML is a BAD_BLUEPRINT error
+//! destroy cancels it (capacity freed, the farmer paid, the rest refunded); bad YAML is a BAD_BLUEPRINT error
 //! naming its line and field, and nothing is submitted.
 
 #![allow(clippy::unwrap_used)] // test: a failed step should fail loudly
@@ -127,30 +127,34 @@ fn blueprint_plan_apply_again_resize_and_destroy_on_a_devnet() {
     assert_eq!(code, "BAD_BLUEPRINT", "{message}");
     assert!(message.contains("line 2"), "{message}");
 
-    // The farmer registers a node (its key is the node agent's).
+    // The farmer registers a node (its key is the node agent's), paid to
+    // its wallet's first address; a payout address that is not one is a
+    // BAD_ADDRESS error and nothing is submitted.
     let node_key = env.path("node.key");
     std::fs::write(&node_key, hex::encode([42u8; 32])).unwrap();
-    let registered = env.ok(
-        "farmer",
-        &[
-            "compute",
-            "register-node",
-            "--node-key-file",
-            node_key.to_str().unwrap(),
-            "--farm",
-            "farm-a",
-            "--country",
-            "BE",
-            "--city",
-            "ghent",
-            "--cores",
-            "4",
-            "--memory-mib",
-            "8192",
-            "--disk-gib",
-            "100",
-        ],
-    );
+    let register: Vec<&str> = vec![
+        "compute",
+        "register-node",
+        "--node-key-file",
+        node_key.to_str().unwrap(),
+        "--farm",
+        "farm-a",
+        "--country",
+        "BE",
+        "--city",
+        "ghent",
+        "--cores",
+        "4",
+        "--memory-mib",
+        "8192",
+        "--disk-gib",
+        "100",
+    ];
+    let mut bad_payout = register.clone();
+    bad_payout.extend(["--payout", "not-an-address"]);
+    let (code, message) = env.fail("farmer", &bad_payout, Some("pw"));
+    assert_eq!(code, "BAD_ADDRESS", "{message}");
+    let registered = env.ok("farmer", &register);
     let node = registered["node"].as_str().unwrap().to_owned();
 
     // Plan, apply: the deployment with both VMs on the node.
@@ -231,4 +235,43 @@ fn blueprint_plan_apply_again_resize_and_destroy_on_a_devnet() {
         env.ok("owner", &["blueprint", "destroy", path])["applied"],
         false
     );
+
+    // The money: every bill (and the cancel's last draw) paid the node's
+    // farmer, the rest of the 5 coins came back to the owner's address.
+    let billing = graphql(
+        &devnet,
+        "query($d: String!) { deployment(id: $d) { billing { kind amount address } } }",
+        json!({ "d": deployment }),
+    );
+    let rows = billing["data"]["deployment"]["billing"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let units = |row: &Value| base_units(row["amount"].as_str().unwrap());
+    let paid: Vec<&Value> = rows.iter().filter(|row| row["kind"] == "paid").collect();
+    let billed: u128 = rows
+        .iter()
+        .filter(|row| row["kind"] == "billed")
+        .map(units)
+        .sum();
+    assert!(!paid.is_empty(), "{rows:?}");
+    assert!(
+        paid.iter().all(|row| row["address"] == json!(addresses[0])),
+        "{rows:?}"
+    );
+    assert_eq!(paid.iter().map(|row| units(row)).sum::<u128>(), billed);
+    let refunded: Vec<&Value> = rows
+        .iter()
+        .filter(|row| row["kind"] == "refunded")
+        .collect();
+    assert_eq!(refunded.len(), 1, "{rows:?}");
+    assert_eq!(refunded[0]["address"], json!(addresses[1]));
+    assert_eq!(billed + units(refunded[0]), 5_000_000_000, "{rows:?}");
+}
+
+/// "4.99631" coins as base units (9 decimals on the devnet).
+fn base_units(coins: &str) -> u128 {
+    let (whole, fraction) = coins.split_once('.').unwrap_or((coins, ""));
+    let fraction = format!("{fraction:0<9}");
+    whole.parse::<u128>().unwrap() * 1_000_000_000 + fraction.parse::<u128>().unwrap()
 }

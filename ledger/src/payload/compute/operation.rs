@@ -107,6 +107,9 @@ pub enum ComputeAction {
         farm: Name,
         location: Location,
         capacity: Resources,
+        /// Where the node's share of every bill is paid (a coin output
+        /// created when a deployment it hosts is billed).
+        payout: Condition,
     },
     SetPowerTarget {
         owner: IdentityId,
@@ -125,10 +128,13 @@ pub enum ComputeAction {
     /// Creates a deployment (ID [`DeploymentId::for_creation`]); the
     /// chain places workloads that name no node. `deposit` is the index of
     /// a coin output of this transaction paid to [`escrow_condition`].
+    /// What is left of the balance when the deployment ends is paid to
+    /// `refund`.
     CreateDeployment {
         owner: IdentityId,
         spec: DeploymentSpec,
         deposit: Option<u32>,
+        refund: Condition,
     },
     /// Replaces the spec: unchanged workloads stay where they run.
     UpdateDeployment {
@@ -263,6 +269,8 @@ pub enum ComputePayloadError {
     ReasonTooLong { workload: Name, length: usize },
     #[error("deposit output {index} does not exist or is not paid to the compute escrow condition")]
     BadDeposit { index: u32 },
+    #[error("{what} condition cannot receive coins: {reason}")]
+    BadPayoutCondition { what: &'static str, reason: String },
 }
 
 impl ComputeOperation {
@@ -393,9 +401,11 @@ impl ComputeOperation {
                 farm,
                 location,
                 capacity,
+                payout,
                 ..
             } => {
                 usable("node key", node_key)?;
+                check_payout("payout", payout)?;
                 Name::check(farm.as_str())?;
                 location.check()?;
                 if capacity.cores == 0 || capacity.memory_mib == 0 || capacity.disk_gib == 0 {
@@ -429,8 +439,14 @@ impl ComputeOperation {
                     }
                 }
             }
-            ComputeAction::CreateDeployment { spec, deposit, .. } => {
+            ComputeAction::CreateDeployment {
+                spec,
+                deposit,
+                refund,
+                ..
+            } => {
                 spec.validate()?;
+                check_payout("refund", refund)?;
                 if let Some(index) = deposit {
                     deposit_value(transaction, *index)?;
                 }
@@ -459,6 +475,22 @@ pub fn deposit_value(
         .filter(|output| output.condition == escrow_condition())
         .ok_or(ComputePayloadError::BadDeposit { index })?;
     Ok(output.value)
+}
+
+/// A payout or refund condition must be standard, must not be `Nil`
+/// (anyone could take the coins) and must not be the escrow condition
+/// (the coins would be locked again).
+fn check_payout(what: &'static str, condition: &Condition) -> Result<(), ComputePayloadError> {
+    let bad = |reason: String| ComputePayloadError::BadPayoutCondition { what, reason };
+    if *condition == Condition::Nil {
+        return Err(bad("a nil condition lets anyone spend the coins".into()));
+    }
+    if *condition == escrow_condition() {
+        return Err(bad("it is the compute escrow condition".into()));
+    }
+    condition
+        .check_standard()
+        .map_err(|error| bad(error.to_string()))
 }
 
 fn usable(what: &'static str, public_key: &PublicKey) -> Result<(), ComputePayloadError> {

@@ -35,7 +35,9 @@ use ledger::payload::compute::{
     WorkloadState,
 };
 use ledger::payload::identity::{IdentityAction, IdentityName};
-use ledger::{CoinOutput, CoinOutputId, Currency, IdentityId, NetworkParams, TransactionId};
+use ledger::{
+    CoinOutput, CoinOutputId, Condition, Currency, IdentityId, NetworkParams, TransactionId,
+};
 
 use crate::common::key;
 use crate::identity::Seeder;
@@ -132,6 +134,7 @@ pub fn seed(
                 farm: farm.clone(),
                 location: location.clone(),
                 capacity,
+                payout: Condition::for_public_key(&farmer_key.public_key()),
             },
             None,
             Some(&farmer_key),
@@ -161,6 +164,7 @@ pub fn seed(
             owner: dave,
             spec: spec.clone(),
             deposit,
+            refund: Condition::for_public_key(&dave_key.public_key()),
         },
         Some(DEPOSIT),
         Some(&dave_key),

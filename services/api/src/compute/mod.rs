@@ -71,6 +71,8 @@ pub struct ComputeNode {
     pub registered_height: i64,
     /// The last report's height (the registration counts as one).
     pub last_report_height: i64,
+    #[graphql(skip)]
+    pub payout_address: Option<Vec<u8>>,
 }
 
 #[ComplexObject]
@@ -88,6 +90,32 @@ impl ComputeNode {
     /// The node key (hex).
     async fn node_key(&self) -> String {
         hex_id(&self.node_key)
+    }
+
+    /// Where the node's share of every bill is paid (bech32m).
+    async fn payout_address(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let state = ApiState::of(ctx);
+        self.payout_address
+            .as_deref()
+            .map(|stored| state.network.address_text(stored))
+            .transpose()
+            .gql()
+    }
+
+    /// Coins paid to the node's payout address for the workloads it
+    /// hosted, over all deployments.
+    async fn earned(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let state = ApiState::of(ctx);
+        let total: String = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(amount), 0)::text FROM compute.compute_billing
+              WHERE node = $1 AND kind = 'paid'",
+        )
+        .bind(&self.id)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(db)
+        .gql()?;
+        coins(state, &total).gql()
     }
 
     /// The workloads placed on the node now.
@@ -139,7 +167,7 @@ pub struct NodeReport {
 const NODE_COLUMNS: &str = "SELECT id, owner, node_key, farm, country, city, cores_total,
         memory_mib_total, disk_gib_total, cores_used, memory_mib_used, disk_gib_used, cores_free,
         memory_mib_free, disk_gib_free, power_target, power_state, uptime_seconds,
-        registered_height, last_report_height
+        registered_height, last_report_height, payout_address
    FROM compute.compute_node_capacity";
 
 /// Capacity summed over nodes.
@@ -193,6 +221,8 @@ pub struct Deployment {
     pub created_height: i64,
     pub updated_height: i64,
     pub canceled_height: Option<i64>,
+    /// Where what is left of the balance is paid when it ends (bech32m).
+    pub refund_address: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -214,11 +244,13 @@ struct DeploymentRow {
     created_height: i64,
     updated_height: i64,
     canceled_height: Option<i64>,
+    refund_address: Option<Vec<u8>>,
 }
 
 const DEPLOYMENT_COLUMNS: &str = "SELECT id, owner, name, reschedule, farms, country, city, spec,
         price_per_block::text AS price_per_block, balance::text AS balance, billed_to,
-        grace_since, status, cancel_cause, created_height, updated_height, canceled_height
+        grace_since, status, cancel_cause, created_height, updated_height, canceled_height,
+        refund_address
    FROM compute.compute_deployment";
 
 fn deployment(state: &ApiState, row: DeploymentRow) -> ApiResult<Deployment> {
@@ -240,6 +272,11 @@ fn deployment(state: &ApiState, row: DeploymentRow) -> ApiResult<Deployment> {
         created_height: row.created_height,
         updated_height: row.updated_height,
         canceled_height: row.canceled_height,
+        refund_address: row
+            .refund_address
+            .as_deref()
+            .map(|stored| state.network.address_text(stored))
+            .transpose()?,
     })
 }
 
@@ -411,8 +448,9 @@ async fn history(
 #[derive(Debug, Clone, SimpleObject)]
 pub struct BillingEntry {
     pub height: i64,
-    /// `deposit`, `top_up`, `billed`, `grace_started`, `grace_ended`,
-    /// `canceled`, `out_of_funds`.
+    /// `deposit`, `top_up`, `billed`, `paid` (a node's share of the bill
+    /// before it), `grace_started`, `grace_ended`, `refunded`, `canceled`,
+    /// `out_of_funds`.
     pub kind: String,
     /// Coins.
     pub amount: String,
@@ -421,6 +459,25 @@ pub struct BillingEntry {
     pub to_height: Option<i64>,
     /// The balance after, in coins.
     pub balance: String,
+    /// `paid`: the node paid (hex).
+    pub node: Option<String>,
+    /// `paid`, `refunded`: the coin output created (hex).
+    pub output: Option<String>,
+    /// `paid`, `refunded`: the address paid (bech32m).
+    pub address: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct BillingRow {
+    height: i64,
+    kind: String,
+    amount: String,
+    from_height: Option<i64>,
+    to_height: Option<i64>,
+    balance: String,
+    node: Option<Vec<u8>>,
+    output: Option<Vec<u8>>,
+    address: Option<Vec<u8>>,
 }
 
 async fn billing(
@@ -428,9 +485,9 @@ async fn billing(
     deployment: &[u8],
     limit: Option<i32>,
 ) -> ApiResult<Vec<BillingEntry>> {
-    #[allow(clippy::type_complexity)] // one row's columns
-    let rows: Vec<(i64, String, String, Option<i64>, Option<i64>, String)> = sqlx::query_as(
-        "SELECT height, kind, amount::text, from_height, to_height, balance::text
+    let rows: Vec<BillingRow> = sqlx::query_as(
+        "SELECT height, kind, amount::text AS amount, from_height, to_height,
+                balance::text AS balance, node, output, address
            FROM compute.compute_billing WHERE deployment = $1
           ORDER BY height, event_index LIMIT $2",
     )
@@ -440,14 +497,21 @@ async fn billing(
     .await
     .map_err(db)?;
     rows.into_iter()
-        .map(|(height, kind, amount, from_height, to_height, balance)| {
+        .map(|row| {
             Ok(BillingEntry {
-                height,
-                kind,
-                amount: coins(state, &amount)?,
-                from_height,
-                to_height,
-                balance: coins(state, &balance)?,
+                height: row.height,
+                kind: row.kind,
+                amount: coins(state, &row.amount)?,
+                from_height: row.from_height,
+                to_height: row.to_height,
+                balance: coins(state, &row.balance)?,
+                node: row.node.as_deref().map(hex_id),
+                output: row.output.as_deref().map(hex_id),
+                address: row
+                    .address
+                    .as_deref()
+                    .map(|stored| state.network.address_text(stored))
+                    .transpose()?,
             })
         })
         .collect()

@@ -32,7 +32,7 @@ use super::{
     ChannelRecord, ChatChange, ChatState, MessageRecord, NewsRecord, StateKey, StateValue, Write,
 };
 use crate::domains::identity::IdentityState;
-use crate::state::{DomainChange, DomainContext, DomainSignature};
+use crate::state::{DomainChange, DomainCoins, DomainContext, DomainSignature};
 
 /// Why a chat operation breaks a stateful rule.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -728,6 +728,7 @@ pub fn prepare(
             .map(ChatEvent::to_domain_event)
             .collect(),
         signatures,
+        coins: DomainCoins::default(),
     })
 }
 

@@ -8,7 +8,7 @@ use ledger::codec::{self, DecodeError};
 use ledger::payload::compute::{
     DeploymentId, Location, Name, NodeId, Power, Resources, WorkloadSpec, WorkloadState,
 };
-use ledger::{BlockHeight, Currency, IdentityId, PublicKey};
+use ledger::{Address, BlockHeight, CoinOutputId, Currency, IdentityId, PublicKey};
 
 /// Why a workload was placed where it is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
@@ -51,6 +51,8 @@ pub enum ComputeEvent {
         farm: Name,
         location: Location,
         capacity: Resources,
+        /// The address of the node's payout condition.
+        payout: Address,
     },
     NodePowerTargetSet {
         node: NodeId,
@@ -74,6 +76,8 @@ pub enum ComputeEvent {
         name: Name,
         price_per_block: Currency,
         balance: Currency,
+        /// The address of the refund condition.
+        refund: Address,
     },
     DeploymentUpdated {
         deployment: DeploymentId,
@@ -123,6 +127,23 @@ pub enum ComputeEvent {
         node: NodeId,
         reason: String,
     },
+    /// `node`'s share of a bill, paid from the deployment's escrow to the
+    /// node's payout condition as coin output `output`.
+    FarmerPaid {
+        deployment: DeploymentId,
+        node: NodeId,
+        amount: Currency,
+        output: CoinOutputId,
+        address: Address,
+    },
+    /// What was left of the balance when the deployment ended, paid to
+    /// its refund condition as coin output `output`.
+    DeploymentRefunded {
+        deployment: DeploymentId,
+        amount: Currency,
+        output: CoinOutputId,
+        address: Address,
+    },
 }
 
 impl ComputeEvent {
@@ -142,6 +163,8 @@ impl ComputeEvent {
             ComputeEvent::GraceStarted { .. } => "grace_started",
             ComputeEvent::GraceEnded { .. } => "grace_ended",
             ComputeEvent::RescheduleFailed { .. } => "reschedule_failed",
+            ComputeEvent::FarmerPaid { .. } => "farmer_paid",
+            ComputeEvent::DeploymentRefunded { .. } => "deployment_refunded",
         }
     }
 

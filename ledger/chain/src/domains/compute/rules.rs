@@ -5,12 +5,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ledger::payload::compute::escrow_condition;
 use ledger::payload::compute::operation::deposit_value;
 use ledger::payload::compute::{
     ComputeAction, ComputeOperation, ComputeSigner, DeploymentId, DeploymentSpec, Name, NodeId,
     Power, Resources, WorkloadSpec, WorkloadState,
 };
-use ledger::{BlockHeight, Currency, IdentityId, PublicKey, Transaction, codec};
+use ledger::{
+    BlockHeight, CoinOutput, CoinOutputId, Condition, Currency, IdentityId, PublicKey, Transaction,
+    TransactionId, codec,
+};
 use thiserror::Error;
 
 use super::events::{CancelCause, ComputeEvent, PlacementReason};
@@ -19,9 +23,9 @@ use super::scheduler::{
     WorkloadDemand,
 };
 use super::state::{
-    BillingState, ComputeChange, ComputeState, DeploymentRecord, NodeRecord, Write,
+    BillingState, ComputeChange, ComputeState, DOMAIN, DeploymentRecord, NodeRecord, Write,
 };
-use crate::state::{DomainChange, DomainContext, DomainSignature};
+use crate::state::{DomainChange, DomainCoins, DomainContext, DomainSignature};
 
 /// What the compute rules need to know about identities.
 pub trait IdentityKeys {
@@ -138,6 +142,14 @@ struct Draft<'s> {
     deployments: BTreeMap<DeploymentId, Option<DeploymentRecord>>,
     order: Vec<Key>,
     events: Vec<ComputeEvent>,
+    /// Coin outputs released from escrow, in creation order (the `k`th
+    /// gets [`CoinOutputId::for_domain_output`]`(transaction, "compute", k)`).
+    released: Vec<CoinOutput>,
+    /// Deployments whose escrow is settled at the end of the change, each
+    /// with the escrow outputs it held before (all spent; the balance left
+    /// goes into one new escrow output).
+    settled: Vec<(DeploymentId, Vec<CoinOutputId>)>,
+    transaction: TransactionId,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -147,14 +159,44 @@ enum Key {
 }
 
 impl<'s> Draft<'s> {
-    fn new(state: &'s ComputeState) -> Draft<'s> {
+    fn new(state: &'s ComputeState, transaction: TransactionId) -> Draft<'s> {
         Draft {
             state,
             nodes: BTreeMap::new(),
             deployments: BTreeMap::new(),
             order: Vec::new(),
             events: Vec::new(),
+            released: Vec::new(),
+            settled: Vec::new(),
+            transaction,
         }
+    }
+
+    /// Marks `deployment`'s escrow (as `record` holds it before this
+    /// change) to be settled by [`Self::settle`].
+    fn settle_later(&mut self, deployment: DeploymentId, record: &DeploymentRecord) {
+        if !self.settled.iter().any(|(id, _)| *id == deployment) {
+            self.settled.push((deployment, record.escrow.clone()));
+        }
+    }
+
+    /// Pays `amount` out of `record`'s escrow to `condition` and returns
+    /// the new output's ID. The record's balance is the caller's business.
+    fn release(
+        &mut self,
+        deployment: DeploymentId,
+        record: &DeploymentRecord,
+        condition: Condition,
+        amount: Currency,
+    ) -> CoinOutputId {
+        self.settle_later(deployment, record);
+        let id =
+            CoinOutputId::for_domain_output(&self.transaction, DOMAIN, self.released.len() as u64);
+        self.released.push(CoinOutput {
+            value: amount,
+            condition,
+        });
+        id
     }
 
     fn node(&self, id: &NodeId) -> Option<NodeRecord> {
@@ -227,6 +269,37 @@ impl<'s> Draft<'s> {
             .collect()
     }
 
+    /// Settles the escrow of every deployment that paid something: its
+    /// old escrow outputs are spent and what is left of its balance goes
+    /// into one new escrow output, after the released outputs.
+    fn settle(&mut self) -> DomainCoins {
+        let mut coins = DomainCoins {
+            spend: Vec::new(),
+            create: std::mem::take(&mut self.released),
+        };
+        for (deployment, escrow) in std::mem::take(&mut self.settled) {
+            coins.spend.extend(escrow);
+            if let Some(mut record) = self.deployment(&deployment) {
+                record.escrow = if record.balance.is_zero() {
+                    Vec::new()
+                } else {
+                    let id = CoinOutputId::for_domain_output(
+                        &self.transaction,
+                        DOMAIN,
+                        coins.create.len() as u64,
+                    );
+                    coins.create.push(CoinOutput {
+                        value: record.balance,
+                        condition: escrow_condition(),
+                    });
+                    vec![id]
+                };
+                self.set_deployment(deployment, Some(record));
+            }
+        }
+        coins
+    }
+
     fn finish(self) -> (ComputeChange, Vec<ComputeEvent>) {
         let writes = self
             .order
@@ -256,7 +329,7 @@ pub fn prepare(
     transaction: &Transaction,
     context: &DomainContext<'_>,
 ) -> RuleResult<DomainChange> {
-    let mut draft = Draft::new(state);
+    let mut draft = Draft::new(state, *context.transaction_id);
     let height = context.height;
     let signer = operation.signature.map(|signed| signed.public_key);
     let owner_check = |owner: &IdentityId| -> RuleResult<()> {
@@ -279,6 +352,7 @@ pub fn prepare(
             farm,
             location,
             capacity,
+            payout,
         } => {
             owner_check(owner)?;
             let node = NodeId::for_key(node_key);
@@ -300,6 +374,7 @@ pub fn prepare(
                     last_report: height,
                     last_sequence: 0,
                     uptime_seconds: 0,
+                    payout: payout.clone(),
                 }),
             );
             draft.event(ComputeEvent::NodeRegistered {
@@ -309,6 +384,7 @@ pub fn prepare(
                 farm: farm.clone(),
                 location: location.clone(),
                 capacity: *capacity,
+                payout: payout.address(),
             });
         }
         ComputeAction::SetPowerTarget {
@@ -404,6 +480,7 @@ pub fn prepare(
             owner,
             spec,
             deposit,
+            refund,
         } => {
             owner_check(owner)?;
             if let Some(existing) = state.deployment_by_name(owner, &spec.name) {
@@ -418,10 +495,16 @@ pub fn prepare(
                 .params
                 .price_per_block(spec)
                 .ok_or(ComputeRuleError::PriceOverflow)?;
-            let balance = match deposit {
-                Some(index) => deposit_value(transaction, *index)
-                    .map_err(|error| ComputeRuleError::Deposit(error.to_string()))?,
-                None => Currency(0),
+            let (balance, escrow) = match deposit {
+                Some(index) => (
+                    deposit_value(transaction, *index)
+                        .map_err(|error| ComputeRuleError::Deposit(error.to_string()))?,
+                    vec![CoinOutputId::for_transaction_output(
+                        context.transaction_id,
+                        u64::from(*index),
+                    )],
+                ),
+                None => (Currency(0), Vec::new()),
             };
             let placements = place(
                 &mut draft,
@@ -441,6 +524,8 @@ pub fn prepare(
                     placements,
                     created_at: height,
                     balance,
+                    escrow,
+                    refund: refund.clone(),
                     billed_to: height,
                     billing: BillingState::Paid,
                     reported: BTreeMap::new(),
@@ -454,6 +539,7 @@ pub fn prepare(
                     name: spec.name.clone(),
                     price_per_block: price,
                     balance,
+                    refund: refund.address(),
                 },
             );
         }
@@ -481,7 +567,14 @@ pub fn prepare(
                 .params
                 .price_per_block(&record.spec)
                 .ok_or(ComputeRuleError::PriceOverflow)?;
-            draw(&mut draft, *deployment, &mut record, old_price, height)?;
+            draw(
+                &mut draft,
+                *deployment,
+                &mut record,
+                old_price,
+                height,
+                false,
+            )?;
             let price = state
                 .params
                 .price_per_block(spec)
@@ -557,7 +650,13 @@ pub fn prepare(
         }
         ComputeAction::CancelDeployment { owner, deployment } => {
             owner_check(owner)?;
-            let record = owned_deployment(&draft, deployment, owner)?;
+            let mut record = owned_deployment(&draft, deployment, owner)?;
+            // The blocks so far are paid; the rest is refunded.
+            let price = state
+                .params
+                .price_per_block(&record.spec)
+                .ok_or(ComputeRuleError::PriceOverflow)?;
+            draw(&mut draft, *deployment, &mut record, price, height, true)?;
             end_deployment(&mut draft, *deployment, record, CancelCause::ByOwner)?;
         }
         ComputeAction::TopUp {
@@ -576,6 +675,10 @@ pub fn prepare(
                 .balance
                 .checked_add(amount)
                 .ok_or_else(|| ComputeRuleError::Deposit("balance overflows".into()))?;
+            record.escrow.push(CoinOutputId::for_transaction_output(
+                context.transaction_id,
+                u64::from(*deposit),
+            ));
             draft.event(ComputeEvent::DeploymentToppedUp {
                 deployment: *deployment,
                 amount,
@@ -603,11 +706,13 @@ pub fn prepare(
             signature,
         })
         .collect();
+    let coins = draft.settle();
     let (change, events) = draft.finish();
     Ok(DomainChange {
         change: codec::encode(&change),
         events: events.iter().map(ComputeEvent::to_domain_event).collect(),
         signatures,
+        coins,
     })
 }
 
@@ -734,6 +839,19 @@ fn end_deployment(
             });
         }
     }
+    if !record.balance.is_zero() {
+        let address = record.refund.address();
+        let output = draft.release(deployment, &record, record.refund.clone(), record.balance);
+        draft.event(ComputeEvent::DeploymentRefunded {
+            deployment,
+            amount: record.balance,
+            output,
+            address,
+        });
+    } else {
+        // Empty escrow outputs (a zero deposit) are spent all the same.
+        draft.settle_later(deployment, &record);
+    }
     draft.set_deployment(deployment, None);
     draft.event(ComputeEvent::DeploymentCanceled { deployment, cause });
     Ok(())
@@ -755,9 +873,11 @@ fn bill(draft: &mut Draft<'_>, deployment: DeploymentId, height: BlockHeight) ->
         && height.0.saturating_sub(since.0) >= params.grace_blocks
         && record.balance < due
     {
+        // Whole blocks the balance still covers are paid, the rest refunded.
+        draw(draft, deployment, &mut record, price, height, true)?;
         return end_deployment(draft, deployment, record, CancelCause::OutOfFunds);
     }
-    if due.is_zero() || !draw(draft, deployment, &mut record, price, height)? {
+    if due.is_zero() || !draw(draft, deployment, &mut record, price, height, false)? {
         return Err(ComputeRuleError::NothingToBill { deployment, height });
     }
     draft.set_deployment(deployment, Some(record));
@@ -767,13 +887,16 @@ fn bill(draft: &mut Draft<'_>, deployment: DeploymentId, height: BlockHeight) ->
 /// Draws `price` per block from `record.billed_to` up to `height`: all of
 /// it when the balance covers it (ending a grace period), otherwise the
 /// whole blocks the balance covers, starting the grace period if it has
-/// not started. Returns whether anything changed (events emitted).
+/// not started (unless the deployment is `ending`). The drawn amount is
+/// paid to the hosting nodes ([`pay_nodes`]). Returns whether anything
+/// changed (events emitted).
 fn draw(
     draft: &mut Draft<'_>,
     deployment: DeploymentId,
     record: &mut DeploymentRecord,
     price: Currency,
     height: BlockHeight,
+    ending: bool,
 ) -> RuleResult<bool> {
     let blocks = height.0.saturating_sub(record.billed_to.0);
     let due = price
@@ -793,6 +916,7 @@ fn draw(
             to: height,
             balance: record.balance,
         });
+        pay_nodes(draft, deployment, record, blocks)?;
         if matches!(record.billing, BillingState::Grace { .. }) {
             record.billing = BillingState::Paid;
             draft.event(ComputeEvent::GraceEnded { deployment });
@@ -818,8 +942,9 @@ fn draw(
             to: record.billed_to,
             balance: record.balance,
         });
+        pay_nodes(draft, deployment, record, covered)?;
     }
-    if record.billing == BillingState::Paid {
+    if record.billing == BillingState::Paid && !ending {
         record.billing = BillingState::Grace { since: height };
         draft.event(ComputeEvent::GraceStarted {
             deployment,
@@ -828,6 +953,63 @@ fn draw(
         return Ok(true);
     }
     Ok(covered > 0)
+}
+
+/// Pays each node hosting `record`'s workloads its workloads' share of
+/// `blocks` blocks (per-workload price × blocks, one output per node, in
+/// node order) out of the deployment's escrow. The shares add up to
+/// exactly what was drawn; a workload without a node (never the case
+/// after a successful placement) has its share refunded.
+fn pay_nodes(
+    draft: &mut Draft<'_>,
+    deployment: DeploymentId,
+    record: &DeploymentRecord,
+    blocks: u64,
+) -> RuleResult<()> {
+    let params = *draft.state.params();
+    let mut shares: BTreeMap<Option<NodeId>, Currency> = BTreeMap::new();
+    for workload in &record.spec.workloads {
+        let share = params
+            .workload_price_per_block(workload)
+            .and_then(|price| price.checked_mul(u128::from(blocks)))
+            .ok_or(ComputeRuleError::PriceOverflow)?;
+        let entry = shares
+            .entry(record.placements.get(&workload.name).copied())
+            .or_default();
+        *entry = entry
+            .checked_add(share)
+            .ok_or(ComputeRuleError::PriceOverflow)?;
+    }
+    for (node, amount) in shares {
+        if amount.is_zero() {
+            continue;
+        }
+        let payee = node.and_then(|node| draft.node(&node).map(|record| (node, record.payout)));
+        match payee {
+            Some((node, condition)) => {
+                let address = condition.address();
+                let output = draft.release(deployment, record, condition, amount);
+                draft.event(ComputeEvent::FarmerPaid {
+                    deployment,
+                    node,
+                    amount,
+                    output,
+                    address,
+                });
+            }
+            None => {
+                let address = record.refund.address();
+                let output = draft.release(deployment, record, record.refund.clone(), amount);
+                draft.event(ComputeEvent::DeploymentRefunded {
+                    deployment,
+                    amount,
+                    output,
+                    address,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn heal(draft: &mut Draft<'_>, node: NodeId, height: BlockHeight) -> RuleResult<()> {
@@ -884,6 +1066,9 @@ fn heal(draft: &mut Draft<'_>, node: NodeId, height: BlockHeight) -> RuleResult<
             deployments: draft.deployments.clone(),
             order: draft.order.clone(),
             events: Vec::new(),
+            released: Vec::new(),
+            settled: Vec::new(),
+            transaction: draft.transaction,
         };
         for workload in &leaving {
             trial.account(&node, demand(workload), false)?;

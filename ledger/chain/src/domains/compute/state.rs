@@ -14,10 +14,12 @@ use std::collections::BTreeMap;
 
 use ledger::codec;
 use ledger::crypto::hash::{HashTag, tagged_hash_parts};
+use ledger::payload::compute::escrow_condition;
 use ledger::payload::compute::{
-    DeploymentId, DeploymentSpec, Location, Name, NodeId, Power, Resources, WorkloadState,
+    DeploymentId, DeploymentSpec, Location, Name, NodeId, Power, Resources, WorkloadSpec,
+    WorkloadState,
 };
-use ledger::{BlockHeight, Currency, Hash32, IdentityId, PublicKey};
+use ledger::{BlockHeight, CoinOutputId, Condition, Currency, Hash32, IdentityId, PublicKey};
 
 use ledger::Transaction;
 use ledger::payload::Payload;
@@ -69,20 +71,23 @@ impl ComputeParams {
     /// price (disk including volumes), memory charged per MiB. `None` on
     /// overflow (refused).
     pub fn price_per_block(&self, spec: &DeploymentSpec) -> Option<Currency> {
-        let mut total: u128 = 0;
-        for workload in &spec.workloads {
-            let demand = workload.demand()?;
-            let cores = u128::from(demand.cores).checked_mul(self.price_per_core)?;
-            let memory = u128::from(demand.memory_mib)
-                .checked_mul(self.price_per_memory_gib)?
-                .checked_div(1024)?;
-            let disk = u128::from(demand.disk_gib).checked_mul(self.price_per_disk_gib)?;
-            total = total
-                .checked_add(cores)?
-                .checked_add(memory)?
-                .checked_add(disk)?;
-        }
-        Some(Currency(total))
+        spec.workloads
+            .iter()
+            .try_fold(Currency::ZERO, |total, workload| {
+                total.checked_add(self.workload_price_per_block(workload)?)
+            })
+    }
+
+    /// One workload's share of [`Self::price_per_block`]: what the node
+    /// hosting it is paid per block.
+    pub fn workload_price_per_block(&self, workload: &WorkloadSpec) -> Option<Currency> {
+        let demand = workload.demand()?;
+        let cores = u128::from(demand.cores).checked_mul(self.price_per_core)?;
+        let memory = u128::from(demand.memory_mib)
+            .checked_mul(self.price_per_memory_gib)?
+            .checked_div(1024)?;
+        let disk = u128::from(demand.disk_gib).checked_mul(self.price_per_disk_gib)?;
+        Some(Currency(cores.checked_add(memory)?.checked_add(disk)?))
     }
 }
 
@@ -104,6 +109,8 @@ pub struct NodeRecord {
     /// The last report's sequence number (reports must increase it).
     pub last_sequence: u64,
     pub uptime_seconds: u64,
+    /// Where the node's share of every bill is paid.
+    pub payout: Condition,
 }
 
 /// Whether a deployment is paid up.
@@ -126,6 +133,12 @@ pub struct DeploymentRecord {
     pub created_at: BlockHeight,
     /// Prepaid coins not yet drawn.
     pub balance: Currency,
+    /// The escrow coin outputs that hold `balance` (their values add up
+    /// to it): the deposits and top-ups, or the escrow change of the last
+    /// bill.
+    pub escrow: Vec<CoinOutputId>,
+    /// Where what is left of the balance is paid when the deployment ends.
+    pub refund: Condition,
     /// Billed up to (excluding) this height.
     pub billed_to: BlockHeight,
     pub billing: BillingState,
@@ -357,5 +370,9 @@ impl DomainState for ComputeState {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn escrow_condition(&self) -> Option<Condition> {
+        Some(escrow_condition())
     }
 }

@@ -9,8 +9,8 @@ use ledger::payload::compute::{
     WorkloadState, escrow_condition,
 };
 use ledger::{
-    BlockHeight, CoinOutput, Currency, Hash32, IdentityId, NetworkParams, PublicKey, SecretKey,
-    Timestamp, Transaction, TransactionId, codec,
+    Address, BlockHeight, CoinOutput, CoinOutputId, Condition, Currency, Hash32, IdentityId,
+    NetworkParams, PublicKey, SecretKey, Timestamp, Transaction, TransactionId, codec,
 };
 
 use super::*;
@@ -48,6 +48,9 @@ struct World {
     height: u64,
     counter: u8,
     events: Vec<ComputeEvent>,
+    /// Coin outputs as the core would keep them: the transactions'
+    /// outputs and what the domain spends and creates.
+    coins: BTreeMap<CoinOutputId, CoinOutput>,
 }
 
 impl World {
@@ -66,6 +69,7 @@ impl World {
             height: 10,
             counter: 0,
             events: Vec::new(),
+            coins: BTreeMap::new(),
         }
     }
 
@@ -88,7 +92,7 @@ impl World {
             operation.sign_node_key(&self.params.chain_id, &transaction_id, node_key);
         }
         let mut transaction = Transaction::new();
-        transaction.coin_outputs = outputs;
+        transaction.coin_outputs = outputs.clone();
         let context = DomainContext {
             params: &self.params,
             height: BlockHeight(self.height),
@@ -127,7 +131,58 @@ impl World {
             assert_eq!(event.kind(), kind);
             self.events.push(event);
         }
+        // What the core does with the coins: the transaction's outputs,
+        // then the domain's escrow spends and created outputs, which must
+        // balance.
+        for (index, output) in outputs.into_iter().enumerate() {
+            self.coins.insert(
+                CoinOutputId::for_transaction_output(&transaction_id, index as u64),
+                output,
+            );
+        }
+        let mut spent = Currency::ZERO;
+        for id in &prepared.coins.spend {
+            let output = self.coins.remove(id).expect("spent escrow output exists");
+            assert_eq!(output.condition, escrow_condition());
+            spent = spent.checked_add(output.value).unwrap();
+        }
+        let mut created = Currency::ZERO;
+        for (index, output) in prepared.coins.create.iter().enumerate() {
+            let id = CoinOutputId::for_domain_output(&transaction_id, DOMAIN, index as u64);
+            created = created.checked_add(output.value).unwrap();
+            assert!(self.coins.insert(id, output.clone()).is_none());
+        }
+        assert_eq!(spent, created, "the domain neither makes nor loses coins");
+        self.check_escrow();
         Ok(change)
+    }
+
+    /// Every live deployment's escrow outputs exist and add up to its
+    /// balance.
+    fn check_escrow(&self) {
+        for (id, record) in self.state.deployments() {
+            let held = record
+                .escrow
+                .iter()
+                .map(|output| {
+                    let output = self.coins.get(output).expect("escrow output exists");
+                    assert_eq!(output.condition, escrow_condition());
+                    output.value
+                })
+                .try_fold(Currency::ZERO, Currency::checked_add)
+                .unwrap();
+            assert_eq!(held, record.balance, "escrow of deployment {id}");
+        }
+    }
+
+    /// The coins held by `condition`.
+    fn held_by(&self, condition: &Condition) -> Currency {
+        self.coins
+            .values()
+            .filter(|output| output.condition == *condition)
+            .map(|output| output.value)
+            .try_fold(Currency::ZERO, Currency::checked_add)
+            .unwrap()
     }
 
     fn register(&mut self, node_key: &SecretKey, farm: &str, capacity: Resources) -> NodeId {
@@ -138,6 +193,7 @@ impl World {
                 farm: name(farm),
                 location: Location::new("be", "ghent").unwrap(),
                 capacity,
+                payout: payout_of(node_key),
             },
             Some(&key(2)),
             Some(node_key),
@@ -178,6 +234,16 @@ impl World {
     fn used(&self, node: &NodeId) -> Resources {
         self.state.node(node).unwrap().used
     }
+}
+
+/// Each test node is paid to its own key's address.
+fn payout_of(node_key: &SecretKey) -> Condition {
+    Condition::for_public_key(&node_key.public_key())
+}
+
+/// Alice's refunds go to her key's address.
+fn alice_refund() -> Condition {
+    Condition::for_public_key(&key(1).public_key())
 }
 
 fn vm(workload: &str, cores: u32, memory_mib: u64) -> WorkloadSpec {
@@ -232,6 +298,7 @@ fn create(
             owner: ALICE,
             spec,
             deposit: deposit.map(|_| 0),
+            refund: alice_refund(),
         },
         Some(&key(1)),
         None,
@@ -252,6 +319,7 @@ fn nodes_register_once_with_the_owners_key() {
             farm: name("farm-a"),
             location: Location::new("be", "ghent").unwrap(),
             capacity: NODE_SIZE,
+            payout: payout_of(&key(11)),
         },
         Some(&key(2)),
         Some(&key(11)),
@@ -266,6 +334,7 @@ fn nodes_register_once_with_the_owners_key() {
             farm: name("farm-a"),
             location: Location::new("be", "ghent").unwrap(),
             capacity: NODE_SIZE,
+            payout: payout_of(&key(11)),
         },
         Some(&key(1)),
         Some(&key(13)),
@@ -605,4 +674,166 @@ fn silent_nodes_are_healed_per_policy() {
     assert_eq!(rescheduled, on_a.len());
     let again = world.run(ComputeAction::Heal { node: a }, None, None, Vec::new());
     assert!(again.unwrap_err().contains("runs no workload"));
+}
+
+#[test]
+fn bills_pay_the_hosting_nodes_and_a_cancel_refunds_the_rest() {
+    let params = ComputeParams::default();
+    let mut world = World::new(params);
+    let (a, b) = two_nodes(&mut world);
+    let spec = shop(vec![vm("web-1", 1, 1024), vm("db", 2, 2048)]);
+    let web_price = params.workload_price_per_block(&spec.workloads[1]).unwrap();
+    let db_price = params.workload_price_per_block(&spec.workloads[0]).unwrap();
+    assert_eq!(spec.workloads[0].name, name("db"));
+    let price = params.price_per_block(&spec).unwrap();
+    assert_eq!(price, web_price.checked_add(db_price).unwrap());
+    let deposit = price.checked_mul(100).unwrap();
+    let deployment = create(&mut world, spec, Some(deposit)).unwrap();
+    let placements = world.placements(&deployment);
+    let (web_node, db_node) = (placements[&name("web-1")], placements[&name("db")]);
+    assert_ne!(web_node, db_node, "anti-affinity spreads them");
+    let node_key = |node: NodeId| if node == a { key(11) } else { key(12) };
+    assert!([a, b].contains(&web_node) && [a, b].contains(&db_node));
+    let paid = |world: &World, node: NodeId| world.held_by(&payout_of(&node_key(node)));
+
+    // A bill pays each node its workloads' share of the blocks.
+    world.height += 7;
+    world.events.clear();
+    world
+        .run(ComputeAction::Bill { deployment }, None, None, Vec::new())
+        .unwrap();
+    assert_eq!(paid(&world, web_node), web_price.checked_mul(7).unwrap());
+    assert_eq!(paid(&world, db_node), db_price.checked_mul(7).unwrap());
+    let farmer_paid: Vec<(NodeId, Currency, Address)> = world
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            ComputeEvent::FarmerPaid {
+                node,
+                amount,
+                address,
+                output,
+                ..
+            } => {
+                assert_eq!(world.coins[output].value, *amount);
+                Some((*node, *amount, *address))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(farmer_paid.len(), 2, "{:?}", world.events);
+    for (node, amount, address) in farmer_paid {
+        assert_eq!(address, payout_of(&node_key(node)).address());
+        assert_eq!(amount, paid(&world, node));
+    }
+    // The escrow holds exactly the rest, in one change output.
+    let record = world.state.deployment(&deployment).unwrap();
+    assert_eq!(record.escrow.len(), 1);
+    assert_eq!(
+        record.balance,
+        deposit.checked_sub(price.checked_mul(7).unwrap()).unwrap()
+    );
+
+    // A top-up adds a second escrow output.
+    let top_up = Currency(12_345);
+    world
+        .run(
+            ComputeAction::TopUp {
+                deployment,
+                deposit: 0,
+            },
+            None,
+            None,
+            vec![CoinOutput {
+                value: top_up,
+                condition: escrow_condition(),
+            }],
+        )
+        .unwrap();
+    assert_eq!(world.state.deployment(&deployment).unwrap().escrow.len(), 2);
+
+    // Cancel: the blocks since the last bill are paid, the rest refunded.
+    world.height += 3;
+    world.events.clear();
+    world
+        .run(
+            ComputeAction::CancelDeployment {
+                owner: ALICE,
+                deployment,
+            },
+            Some(&key(1)),
+            None,
+            Vec::new(),
+        )
+        .unwrap();
+    assert_eq!(paid(&world, web_node), web_price.checked_mul(10).unwrap());
+    assert_eq!(paid(&world, db_node), db_price.checked_mul(10).unwrap());
+    let refund = deposit
+        .checked_add(top_up)
+        .and_then(|total| total.checked_sub(price.checked_mul(10).unwrap()))
+        .unwrap();
+    assert_eq!(world.held_by(&alice_refund()), refund);
+    assert!(world.events.contains(&ComputeEvent::DeploymentRefunded {
+        deployment,
+        amount: refund,
+        output: CoinOutputId::for_domain_output(
+            &TransactionId(Hash32([world.counter; 32])),
+            DOMAIN,
+            2
+        ),
+        address: alice_refund().address(),
+    }));
+    assert_eq!(
+        world.held_by(&escrow_condition()),
+        Currency::ZERO,
+        "nothing is left in escrow"
+    );
+    // Every coin deposited is accounted for.
+    let total = paid(&world, web_node)
+        .checked_add(paid(&world, db_node))
+        .and_then(|sum| sum.checked_add(world.held_by(&alice_refund())))
+        .unwrap();
+    assert_eq!(total, deposit.checked_add(top_up).unwrap());
+}
+
+#[test]
+fn out_of_funds_pays_the_covered_blocks_and_refunds_the_remainder() {
+    let params = ComputeParams {
+        grace_blocks: 3,
+        ..ComputeParams::default()
+    };
+    let mut world = World::new(params);
+    let (a, _) = two_nodes(&mut world);
+    let mut spec = shop(vec![vm("web-1", 1, 1024)]);
+    spec.workloads[0].node = Some(a);
+    let price = params.price_per_block(&spec).unwrap();
+    // Two blocks and a bit.
+    let deposit = price
+        .checked_mul(2)
+        .and_then(|two| two.checked_add(Currency(7)))
+        .unwrap();
+    let deployment = create(&mut world, spec, Some(deposit)).unwrap();
+    world.height += 5;
+    world
+        .run(ComputeAction::Bill { deployment }, None, None, Vec::new())
+        .unwrap();
+    assert_eq!(
+        world.held_by(&payout_of(&key(11))),
+        price.checked_mul(2).unwrap()
+    );
+    assert!(matches!(
+        world.state.deployment(&deployment).unwrap().billing,
+        BillingState::Grace { .. }
+    ));
+    world.height += 3;
+    world
+        .run(ComputeAction::Bill { deployment }, None, None, Vec::new())
+        .unwrap();
+    assert!(world.state.deployment(&deployment).is_none());
+    assert_eq!(
+        world.held_by(&payout_of(&key(11))),
+        price.checked_mul(2).unwrap()
+    );
+    assert_eq!(world.held_by(&alice_refund()), Currency(7));
+    assert_eq!(world.held_by(&escrow_condition()), Currency::ZERO);
 }

@@ -21,7 +21,7 @@ use super::{
     IdentityChange, IdentityRecord, IdentityState, KeyRecord, KeyStatus, MAX_ACTIVE_KEYS,
     OrganizationRecord, StateKey, StateValue, Write,
 };
-use crate::state::{DomainChange, DomainContext, DomainSignature};
+use crate::state::{DomainChange, DomainCoins, DomainContext, DomainSignature};
 
 /// Why an identity operation breaks a stateful rule.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -736,6 +736,7 @@ pub fn prepare(
             .map(IdentityEvent::to_domain_event)
             .collect(),
         signatures,
+        coins: DomainCoins::default(),
     })
 }
 

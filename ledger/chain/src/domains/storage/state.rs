@@ -29,7 +29,9 @@ use thiserror::Error;
 use super::placement::{self, PlacementNode};
 use crate::domains::identity::IdentityState;
 use crate::domains::kv::{self, Entries};
-use crate::state::{DomainChange, DomainContext, DomainError, DomainSignature, DomainState};
+use crate::state::{
+    DomainChange, DomainCoins, DomainContext, DomainError, DomainSignature, DomainState,
+};
 
 /// The domain name events are published under.
 pub const DOMAIN: &str = "storage";
@@ -525,6 +527,7 @@ impl StorageState {
                 public_key: signer,
                 signature: operation.signature,
             }],
+            coins: DomainCoins::default(),
         })
     }
 
