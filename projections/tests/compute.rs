@@ -34,6 +34,8 @@ use sqlx::Row;
 
 /// kind, amount, from, to, balance
 type BillingRow = (String, String, Option<i64>, Option<i64>, String);
+/// node, amount, output, address of a `paid` billing row.
+type PaidRow = (Vec<u8>, String, Vec<u8>, Vec<u8>);
 /// workload, node, from, to, down blocks, amount
 type AuditRow = (String, Vec<u8>, i64, i64, i64, String);
 
@@ -248,7 +250,7 @@ async fn compute_model_follows_nodes_deployments_billing_and_healing_and_equals_
     // The bill paid the hosting nodes' payout address (the farmer's), one
     // row per node, adding up to what was drawn.
     let farmer = address_bytes(&Address::for_public_key(&key(FARMER).public_key())).to_vec();
-    let paid: Vec<(Vec<u8>, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+    let paid: Vec<PaidRow> = sqlx::query_as(
         "SELECT node, amount::text, output, address FROM compute_billing
           WHERE deployment = $1 AND kind = 'paid' ORDER BY height, event_index",
     )

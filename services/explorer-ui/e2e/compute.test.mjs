@@ -89,12 +89,12 @@ before(async () => {
   // The compute model folds the last block (the second bill) a moment later.
   const query = `query($id: String!) { deployment(id: $id) {
     pricePerBlock balance
-    billing { height kind amount fromHeight toHeight balance }
+    billing { height kind amount fromHeight toHeight balance node address }
     billedWhileDown { workload node height fromHeight toHeight downBlocks amount }
   } }`;
   for (const deadline = Date.now() + 30_000; ; ) {
     ({ deployment } = await graphql(query, { id: deploymentId }));
-    if (deployment?.billing.filter((entry) => entry.kind === "billed").length === 2) break;
+    if (deployment?.billing.filter((entry) => entry.kind === "billed").length === 2 && deployment.billing.at(-1).kind === "paid") break;
     assert.ok(Date.now() < deadline, `the compute model did not fold the bills in 30 s: ${JSON.stringify(deployment)}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -188,6 +188,13 @@ test("/compute/node/:id: capacity, workloads with their states, uptime reports",
   assert.match(reports[1], /^[\d,]+ 2 2 h up$/);
   assert.match(reports[2], /^[\d,]+ 1 1 h up$/);
   assert.match(reports[3], /^[\d,]+ registration 0 s up$/);
+  // What A earned: its shares of the deployment's bills.
+  const earned = deployment.billing
+    .filter((entry) => entry.kind === "paid" && entry.node === nodes.a)
+    .reduce((sum, entry) => sum + base(entry.amount), 0n);
+  assert.ok(earned > 0n);
+  assert.equal(words(await page.getByTestId("node-earned").innerText()), `${shown(earned)} coins`);
+  assert.match(body, /Paid to \S+/);
   await shot(page, "compute-node");
   await page.goto(page.url().replace(nodes.a, nodes.b));
   await page.getByTestId("node-reports").waitFor();
@@ -238,8 +245,9 @@ test("/compute/deployment/:id: workloads, state history, billing, reschedules an
     );
   }
 
-  // Billing: the deposit, then two bills of price × blocks, balances chained.
-  const billing = await page.getByTestId("billing").locator("tbody tr").evaluateAll((trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, " ").trim()));
+  // Billing: the deposit, then two bills of price × blocks, balances chained
+  // (each followed by the hosting nodes' shares, checked below).
+  const billing = await page.getByTestId("billing").locator("tbody tr:not([data-kind=paid])").evaluateAll((trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, " ").trim()));
   assert.equal(billing.length, 3, JSON.stringify(billing));
   assert.match(billing[0], new RegExp(`^[\\d,]+ deposit ${shown(DEPOSIT)} coins ${shown(DEPOSIT)} coins$`));
   const perBlock = base(deployment.pricePerBlock);
@@ -255,6 +263,26 @@ test("/compute/deployment/:id: workloads, state history, billing, reschedules an
     );
   });
   assert.equal(base(deployment.balance), balance);
+  // Each bill pays the nodes hosting the workloads their shares: the rows
+  // after a bill name the node and the payout address and add up to it.
+  const paid = await page.getByTestId("billing").locator("tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => ({ kind: tr.dataset.kind, node: tr.dataset.node ?? null, address: tr.dataset.address ?? null })),
+  );
+  assert.deepEqual(
+    paid,
+    deployment.billing.map((entry) => ({ kind: entry.kind, node: entry.node, address: entry.address })),
+  );
+  bills.forEach((bill) => {
+    const at = deployment.billing.indexOf(bill);
+    let sum = 0n;
+    for (const entry of deployment.billing.slice(at + 1)) {
+      if (entry.kind !== "paid") break;
+      assert.ok(Object.values(nodes).includes(entry.node), JSON.stringify(entry));
+      assert.ok(entry.address, JSON.stringify(entry));
+      sum += base(entry.amount);
+    }
+    assert.equal(sum, base(bill.amount), `shares of the bill at ${bill.height}`);
+  });
 
   assert.match(words(await page.getByTestId("reschedules").innerText()), /No workload was moved off a silent node/);
 

@@ -41,6 +41,10 @@ use node_agent::view::NodeView;
 use testkit::Devnet;
 use tokio_util::sync::CancellationToken;
 
+/// The key seed of the farmer owning [`Cluster::one_node`]'s node (its
+/// payout address is this key's).
+const FARMER_SEED: u8 = 0x22;
+
 const BLUEPRINT: &str = "\
 name: shop
 vms:
@@ -310,7 +314,7 @@ impl Cluster {
     /// Funds `node_key`, registers its node for the identity `farmer` and
     /// the identity `alice`, who deploys: returns alice and her key.
     async fn one_node(&mut self, node_key: &SecretKey) -> (IdentityId, SecretKey) {
-        let (alice_key, farmer_key) = (key(0x11), key(0x22));
+        let (alice_key, farmer_key) = (key(0x11), key(FARMER_SEED));
         self.fund(&[node_key]).await;
         let alice = self.register_identity("alice", &alice_key).await;
         let farmer = self.register_identity("farmer", &farmer_key).await;
@@ -890,7 +894,7 @@ async fn a_deployment_out_of_funds_is_stopped_after_its_grace_period() {
 
     // The farmer's address holds the whole deposit, as coin outputs the
     // compute domain created (the explorer model shows them).
-    let farmer_address = Address::for_public_key(&farmer_key.public_key())
+    let farmer_address = Address::for_public_key(&key(FARMER_SEED).public_key())
         .to_text(&cluster.devnet.config.params.address_prefix)
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -11,7 +11,7 @@ const DEPLOYMENT = `query Deployment($id: String!) {
     id owner name reschedule farms country city pricePerBlock balance billedTo graceSince status cancelCause
     createdHeight updatedHeight canceledHeight
     workloads { ${WORKLOAD_FIELDS} history { height eventIndex kind state reason node } }
-    billing { height kind amount fromHeight toHeight balance }
+    billing { height kind amount fromHeight toHeight balance node address }
     reschedules { height workload fromNode toNode lastReportHeight reason }
     billedWhileDown { workload node height fromHeight toHeight downBlocks amount }
   }
@@ -47,7 +47,7 @@ interface Data {
     updatedHeight: number;
     canceledHeight: number | null;
     workloads: (Workload & { history: Change[] })[];
-    billing: { height: number; kind: string; amount: string; fromHeight: number | null; toHeight: number | null; balance: string }[];
+    billing: { height: number; kind: string; amount: string; fromHeight: number | null; toHeight: number | null; balance: string; node: string | null; address: string | null }[];
     reschedules: { height: number; workload: string | null; fromNode: string; toNode: string | null; lastReportHeight: number | null; reason: string }[];
     billedWhileDown: { workload: string; node: string; height: number; fromHeight: number; toHeight: number; downBlocks: number; amount: string }[];
   };
@@ -164,11 +164,12 @@ export function ComputeDeploymentPage() {
                       <th scope="col">Amount</th>
                       <th scope="col">Blocks</th>
                       <th scope="col">Balance after</th>
+                      <th scope="col">Paid to</th>
                     </tr>
                   </thead>
                   <tbody>
                     {d.billing.map((entry, i) => (
-                      <tr key={i} data-kind={entry.kind}>
+                      <tr key={i} data-kind={entry.kind} data-node={entry.node ?? undefined} data-address={entry.address ?? undefined}>
                         <td>
                           <HeightLink height={entry.height} />
                         </td>
@@ -179,6 +180,11 @@ export function ComputeDeploymentPage() {
                         <td>{entry.fromHeight != null && entry.toHeight != null ? `${entry.fromHeight}–${entry.toHeight}` : ""}</td>
                         <td>
                           <Amount value={entry.balance} />
+                        </td>
+                        <td>
+                          {entry.node ? <NodeLink id={entry.node} /> : null}
+                          {entry.node && entry.address ? " → " : null}
+                          {entry.address ? <Id kind="address" value={entry.address} /> : null}
                         </td>
                       </tr>
                     ))}

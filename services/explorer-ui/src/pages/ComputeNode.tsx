@@ -1,14 +1,14 @@
 // `/compute/node/:id`: one node's capacity (used vs free), power, its
 // uptime reports and the workloads placed on it.
 import { useParams } from "react-router-dom";
-import { Facts, HeightLink, Loaded } from "../components";
+import { Amount, Facts, HeightLink, Id, Loaded } from "../components";
 import { groupDigits } from "../format";
 import { useQuery } from "../hooks";
 import { CapacityBars, FullId, NODE_FIELDS, StateBadge, WORKLOAD_FIELDS, WorkloadTable, uptime, type ComputeNode, type Workload } from "./ComputeCommon";
 
 const NODE = `query ComputeNode($id: String!) {
   computeNode(id: $id) {
-    ${NODE_FIELDS} nodeKey
+    ${NODE_FIELDS} nodeKey payoutAddress earned
     workloads { ${WORKLOAD_FIELDS} }
     reports(limit: 50) { height sequence uptimeSeconds power }
   }
@@ -22,7 +22,7 @@ interface Report {
 }
 
 interface Data {
-  computeNode: null | (ComputeNode & { nodeKey: string; workloads: Workload[]; reports: Report[] });
+  computeNode: null | (ComputeNode & { nodeKey: string; payoutAddress: string | null; earned: string; workloads: Workload[]; reports: Report[] });
 }
 
 export function ComputeNodePage() {
@@ -47,6 +47,8 @@ export function ComputeNodePage() {
                   ["Registered at", <HeightLink key="r" height={node.registeredHeight} />],
                   ["Last report at", <HeightLink key="l" height={node.lastReportHeight} />],
                   ["Node key", <FullId key="k" value={node.nodeKey} label="node key" />],
+                  ["Paid to", node.payoutAddress ? <Id key="p" kind="address" value={node.payoutAddress} /> : "—"],
+                  ["Earned", <span key="e" data-testid="node-earned"><Amount value={node.earned} /></span>],
                 ]}
               />
             </section>
