@@ -178,6 +178,30 @@ impl World {
         NodeId::for_key(&node_key.public_key())
     }
 
+    /// Spends coin output `parent` (worth `value`) to Alice, signed by
+    /// `signer`.
+    fn spend_to_alice(
+        &self,
+        parent: CoinOutputId,
+        value: Currency,
+        signer: &SecretKey,
+    ) -> Transaction {
+        let mut transaction = Transaction {
+            coin_inputs: vec![CoinInput {
+                parent_id: parent,
+                fulfillment: Fulfillment::Nil,
+            }],
+            coin_outputs: vec![CoinOutput {
+                value: value.checked_sub(FEE).unwrap(),
+                condition: Condition::for_public_key(&key(ALICE).public_key()),
+            }],
+            fee: FEE,
+            ..Transaction::new()
+        };
+        sign_coin_inputs(&mut transaction, &self.net.params(), signer);
+        transaction
+    }
+
     fn state(&self) -> &ComputeState {
         self.net.chain.state().domain::<ComputeState>().unwrap()
     }
@@ -477,37 +501,12 @@ fn bills_pay_the_farmer_who_can_spend_it_and_a_cancel_refunds_the_rest() {
     );
 
     // The farmer spends the payout like any coin output.
-    let farmer_key = key(FARMER);
-    let mut spend = Transaction {
-        coin_inputs: vec![CoinInput {
-            parent_id: output,
-            fulfillment: Fulfillment::Nil,
-        }],
-        coin_outputs: vec![CoinOutput {
-            value: amount.checked_sub(FEE).unwrap(),
-            condition: Condition::for_public_key(&key(ALICE).public_key()),
-        }],
-        fee: FEE,
-        ..Transaction::new()
-    };
-    sign_coin_inputs(&mut spend, &world.net.params(), &farmer_key);
+    let spend = world.spend_to_alice(output, amount, &key(FARMER));
     world.mine(vec![spend]);
     assert!(world.net.chain.state().coin_output(&output).is_none());
 
     // Nobody spends the escrow change: it is locked by the escrow condition.
-    let mut steal = Transaction {
-        coin_inputs: vec![CoinInput {
-            parent_id: change,
-            fulfillment: Fulfillment::Nil,
-        }],
-        coin_outputs: vec![CoinOutput {
-            value: balance.checked_sub(FEE).unwrap(),
-            condition: Condition::for_public_key(&key(ALICE).public_key()),
-        }],
-        fee: FEE,
-        ..Transaction::new()
-    };
-    sign_coin_inputs(&mut steal, &world.net.params(), &key(ALICE));
+    let steal = world.spend_to_alice(change, balance, &key(ALICE));
     let error = world.refused(steal);
     assert!(
         matches!(
