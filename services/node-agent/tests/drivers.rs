@@ -307,7 +307,7 @@ fn qemu_boots_a_real_guest() {
         // An agent restart: the VM keeps running and is adopted.
         assert_eq!(reconciler.shutdown().0, 1);
         drop(reconciler);
-        let mut reconciler = persistent(driver.clone(), &state);
+        let mut reconciler = persistent(driver.clone(), &state).stop_on_exit();
         assert!(reconciler.reconcile(&desired, Instant::now()).is_empty());
         assert_eq!(
             (reconciler.adopted(), reconciler.pid(&key("vm"))),
@@ -360,7 +360,8 @@ fn a_restarted_reconciler_adopts_live_workloads_and_replaces_the_rest() {
     desired.remove(&key("removed"));
     std::fs::write(state.join("garbage.json"), b"{ not json").unwrap();
 
-    let mut second = persistent(process_driver(directory.path()), &state);
+    // Stops what it manages when dropped, also when an assertion fails.
+    let mut second = persistent(process_driver(directory.path()), &state).stop_on_exit();
     assert_eq!(second.state_errors(), 1, "the corrupt file is reported");
     assert!(!state.join("garbage.json").exists(), "and dropped");
     let changes = reconcile_until(&mut second, &desired, Duration::from_secs(10), all_running);
