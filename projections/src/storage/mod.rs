@@ -147,16 +147,58 @@ struct NodeRow {
     state: String,
 }
 
+/// The columns of `storage_object` (aliased `o`) that [`StoredObject`]
+/// reads; a query selects them and adds its own.
+pub const OBJECT_COLUMNS: &str = "o.id, o.owner, o.owner_key, o.size, o.data_shards,
+        o.parity_shards, o.tolerance_level, o.tolerance_domains, o.tolerance_nodes, o.chunk_bytes,
+        o.content_hash, o.key_fingerprint, o.registered_height, o.repairs, o.deleted_height,
+        o.placement_error";
+
+/// One stored object (a row of `storage_object`, [`OBJECT_COLUMNS`]) as
+/// its readers see it: the desired placement here, the API and the repair
+/// service each flatten it (`#[sqlx(flatten)]`) into a row of their own
+/// with what their query adds.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredObject {
+    pub id: Vec<u8>,
+    pub owner: Vec<u8>,
+    pub owner_key: Vec<u8>,
+    pub size: i64,
+    pub data_shards: i32,
+    pub parity_shards: i32,
+    pub tolerance_level: String,
+    pub tolerance_domains: i32,
+    pub tolerance_nodes: i32,
+    pub chunk_bytes: i32,
+    pub content_hash: Vec<u8>,
+    pub key_fingerprint: Vec<u8>,
+    pub registered_height: i64,
+    pub repairs: i32,
+    pub deleted_height: Option<i64>,
+    pub placement_error: Option<String>,
+}
+
+impl StoredObject {
+    /// The object's erasure policy; `None` when a stored value is out of
+    /// range (a corrupt row: the fold only stores valid policies).
+    pub fn policy(&self) -> Option<ErasurePolicy> {
+        let small = |value: i32| u8::try_from(value).ok();
+        Some(ErasurePolicy {
+            data_shards: small(self.data_shards)?,
+            parity_shards: small(self.parity_shards)?,
+            tolerance: Tolerance {
+                level: domain_level(&self.tolerance_level)?,
+                domains: small(self.tolerance_domains)?,
+                nodes: small(self.tolerance_nodes)?,
+            },
+        })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct ObjectRow {
-    id: Vec<u8>,
-    size: i64,
-    data_shards: i32,
-    parity_shards: i32,
-    tolerance_level: String,
-    tolerance_domains: i32,
-    tolerance_nodes: i32,
-    placement_error: Option<String>,
+    #[sqlx(flatten)]
+    object: StoredObject,
     nodes: Vec<Vec<u8>>,
     desired: Vec<Option<Vec<u8>>>,
 }
@@ -189,31 +231,26 @@ async fn update_desired_placement(
         });
     }
     let only: Option<Vec<Vec<u8>>> = only.map(|set| set.into_iter().collect());
-    let objects: Vec<ObjectRow> = sqlx::query_as(
-        "SELECT o.id, o.size, o.data_shards, o.parity_shards, o.tolerance_level,
-                o.tolerance_domains, o.tolerance_nodes, o.placement_error,
+    let objects: Vec<ObjectRow> = sqlx::query_as(&format!(
+        "SELECT {OBJECT_COLUMNS},
                 array_agg(s.node ORDER BY s.shard_index) AS nodes,
                 array_agg(s.desired_node ORDER BY s.shard_index) AS desired
            FROM storage_object o JOIN storage_shard s ON s.object = o.id
           WHERE o.deleted_height IS NULL AND ($1::bytea[] IS NULL OR o.id = ANY($1))
-          GROUP BY o.id ORDER BY o.id",
-    )
+          GROUP BY o.id ORDER BY o.id"
+    ))
     .bind(only)
     .fetch_all(&mut *connection)
     .await?;
-    for object in objects {
-        let corrupt = || DesiredError::Corrupt(format!("object {}", hex::encode(&object.id)));
-        let level = domain_level(&object.tolerance_level).ok_or_else(corrupt)?;
-        let small = |value: i32| u8::try_from(value).map_err(|_| corrupt());
-        let policy = ErasurePolicy {
-            data_shards: small(object.data_shards)?,
-            parity_shards: small(object.parity_shards)?,
-            tolerance: Tolerance {
-                level,
-                domains: small(object.tolerance_domains)?,
-                nodes: small(object.tolerance_nodes)?,
-            },
-        };
+    for ObjectRow {
+        object,
+        nodes,
+        desired: stored_desired,
+    } in objects
+    {
+        let policy = object
+            .policy()
+            .ok_or_else(|| DesiredError::Corrupt(format!("object {}", hex::encode(&object.id))))?;
         let request = PlacementRequest {
             object: ObjectId(id32(&object.id)?),
             policy,
@@ -222,8 +259,7 @@ async fn update_desired_placement(
                 policy.data_shards,
             ),
         };
-        let current = object
-            .nodes
+        let current = nodes
             .iter()
             .map(|node| id32(node).map(|id| Some(StorageNodeId(id))))
             .collect::<Result<Vec<_>, _>>()?;
@@ -239,7 +275,7 @@ async fn update_desired_placement(
                 ),
                 Err(error) => (vec![None; current.len()], Some(error.to_string())),
             };
-        for (index, (new, old)) in desired.iter().zip(&object.desired).enumerate() {
+        for (index, (new, old)) in desired.iter().zip(&stored_desired).enumerate() {
             if new != old {
                 sqlx::query(
                     "UPDATE storage_shard SET desired_node = $3 WHERE object = $1 AND shard_index = $2",

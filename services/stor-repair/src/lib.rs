@@ -35,10 +35,8 @@ use chain::domains::storage::placement::{
     PlacementNode, PlacementRequest, nominal_shard_bytes, repair_targets,
 };
 use ledger::Hash32;
-use ledger::payload::storage::{
-    ErasurePolicy, FailureDomain, NodeState, ObjectId, StorageAction, StorageNodeId, Tolerance,
-};
-use projections::storage::{domain_level, node_state};
+use ledger::payload::storage::{FailureDomain, NodeState, ObjectId, StorageAction, StorageNodeId};
+use projections::storage::{OBJECT_COLUMNS, StoredObject, node_state};
 use serde::Deserialize;
 use service::{Health, Metrics, Observable};
 use sqlx::PgPool;
@@ -216,19 +214,12 @@ struct NodeRow {
     state: String,
 }
 
+/// A watched object: its stored row and its shards' holders and
+/// checksums, in shard order.
 #[derive(Debug, sqlx::FromRow)]
 struct ObjectRow {
-    id: Vec<u8>,
-    owner_key: Vec<u8>,
-    size: i64,
-    data_shards: i32,
-    parity_shards: i32,
-    tolerance_level: String,
-    tolerance_domains: i32,
-    tolerance_nodes: i32,
-    chunk_bytes: i32,
-    content_hash: Vec<u8>,
-    key_fingerprint: Vec<u8>,
+    #[sqlx(flatten)]
+    object: StoredObject,
     nodes: Vec<Vec<u8>>,
     checksums: Vec<Vec<u8>>,
 }
@@ -406,18 +397,16 @@ impl Repairer {
     }
 
     async fn objects(&self) -> Result<Vec<ObjectRow>, RepairError> {
-        Ok(sqlx::query_as(
-            "SELECT o.id, o.owner_key, o.size, o.data_shards, o.parity_shards, o.tolerance_level,
-                    o.tolerance_domains, o.tolerance_nodes, o.chunk_bytes, o.content_hash,
-                    o.key_fingerprint,
+        Ok(sqlx::query_as(&format!(
+            "SELECT {OBJECT_COLUMNS},
                     array_agg(s.node ORDER BY s.shard_index) AS nodes,
                     array_agg(s.checksum ORDER BY s.shard_index) AS checksums
                FROM storage.storage_object o JOIN storage.storage_shard s ON s.object = o.id
               WHERE o.deleted_height IS NULL
                 AND EXISTS (SELECT 1 FROM storage.storage_repairer r
                              WHERE r.owner = o.owner AND r.repairer = $1)
-              GROUP BY o.id ORDER BY o.id",
-        )
+              GROUP BY o.id ORDER BY o.id"
+        ))
         .bind(self.settings.key.public_key().0.to_vec())
         .fetch_all(&self.pool)
         .await?)
@@ -445,7 +434,7 @@ impl Repairer {
             nodes.iter().map(|node| (node.id, node)).collect();
         let mut needing = 0;
         for row in &objects {
-            let object = ObjectId(id32(&row.id, "object ID")?);
+            let object = ObjectId(id32(&row.object.id, "object ID")?);
             let holders = row
                 .nodes
                 .iter()
@@ -500,16 +489,7 @@ impl Repairer {
     ) -> Result<(), RepairError> {
         let name = object.to_string();
         let corrupt = |what: &str| RepairError::Corrupt(format!("{what} of object {name}"));
-        let small = |value: i32| u8::try_from(value).map_err(|_| corrupt("policy"));
-        let policy = ErasurePolicy {
-            data_shards: small(row.data_shards)?,
-            parity_shards: small(row.parity_shards)?,
-            tolerance: Tolerance {
-                level: domain_level(&row.tolerance_level).ok_or_else(|| corrupt("level"))?,
-                domains: small(row.tolerance_domains)?,
-                nodes: small(row.tolerance_nodes)?,
-            },
-        };
+        let policy = row.object.policy().ok_or_else(|| corrupt("policy"))?;
         let by_id: BTreeMap<StorageNodeId, &Node> =
             nodes.iter().map(|node| (node.id, node)).collect();
         // Sources: shards on up nodes that list them intact.
@@ -541,7 +521,7 @@ impl Repairer {
             object,
             policy,
             shard_bytes: nominal_shard_bytes(
-                u64::try_from(row.size).unwrap_or(0),
+                u64::try_from(row.object.size).unwrap_or(0),
                 policy.data_shards,
             ),
         };
@@ -577,15 +557,16 @@ impl Repairer {
         let compressed = self.compressed(&object, &sources, &source).await?;
         let record = ObjectRecord {
             object: name.clone(),
-            owner: hex::encode(&row.owner_key),
+            owner: hex::encode(&row.object.owner_key),
             salt: sample.salt.clone(),
             data_shards: policy.data_shards,
             parity_shards: policy.parity_shards,
-            chunk_bytes: u32::try_from(row.chunk_bytes).map_err(|_| corrupt("chunk size"))?,
+            chunk_bytes: u32::try_from(row.object.chunk_bytes)
+                .map_err(|_| corrupt("chunk size"))?,
             compressed,
-            size: u64::try_from(row.size).map_err(|_| corrupt("size"))?,
-            content_hash: hex::encode(&row.content_hash),
-            key_fingerprint: hex::encode(&row.key_fingerprint),
+            size: u64::try_from(row.object.size).map_err(|_| corrupt("size"))?,
+            content_hash: hex::encode(&row.object.content_hash),
+            key_fingerprint: hex::encode(&row.object.key_fingerprint),
             shard_checksums: row.checksums.iter().map(hex::encode).collect(),
             // Every shard of an object has the same length (each chunk
             // gives every shard one piece of the same size).
@@ -609,7 +590,7 @@ impl Repairer {
                 result = &mut rebuild => break result,
                 _ = ticker.tick() => tracing::info!(
                     object = %name,
-                    size = row.size,
+                    size = row.object.size,
                     shards = uploads.len(),
                     elapsed_s = started.elapsed().as_secs(),
                     "still rebuilding"

@@ -19,9 +19,11 @@
 //! `DEGRADED` (more than `k`), `AT_RISK` (exactly `k`), `LOST` (fewer).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
 use chain::domains::storage::placement::nominal_shard_bytes;
+use projections::storage::{OBJECT_COLUMNS, StoredObject};
 
 use crate::context::{ApiState, hex_id, parse_id};
 use crate::error::{ApiError, ApiResult, IntoGraphql};
@@ -290,37 +292,26 @@ pub struct StorageObject {
     pub moves_wanted: i32,
 }
 
+/// An object as the API shows it: the stored row and its health and
+/// pending moves.
 #[derive(Debug, sqlx::FromRow)]
 struct ObjectRow {
-    id: Vec<u8>,
-    owner: Vec<u8>,
-    owner_key: Vec<u8>,
-    size: i64,
-    data_shards: i32,
-    parity_shards: i32,
-    tolerance_level: String,
-    tolerance_domains: i32,
-    tolerance_nodes: i32,
-    chunk_bytes: i32,
-    content_hash: Vec<u8>,
-    key_fingerprint: Vec<u8>,
-    registered_height: i64,
-    repairs: i32,
-    deleted_height: Option<i64>,
+    #[sqlx(flatten)]
+    object: StoredObject,
     health: Option<String>,
     live_shards: Option<i32>,
-    placement_error: Option<String>,
     moves_wanted: i64,
 }
 
-const OBJECT_SELECT: &str = "SELECT o.id, o.owner, o.owner_key, o.size, o.data_shards,
-        o.parity_shards, o.tolerance_level, o.tolerance_domains, o.tolerance_nodes, o.chunk_bytes,
-        o.content_hash, o.key_fingerprint, o.registered_height, o.repairs, o.deleted_height,
-        h.health, h.live_shards, o.placement_error,
+static OBJECT_SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OBJECT_COLUMNS}, h.health, h.live_shards,
         (SELECT count(*) FROM storage.storage_shard s
           WHERE s.object = o.id AND o.deleted_height IS NULL
             AND s.desired_node IS DISTINCT FROM s.node) AS moves_wanted
-   FROM storage.storage_object o LEFT JOIN storage.storage_object_health h ON h.id = o.id";
+   FROM storage.storage_object o LEFT JOIN storage.storage_object_health h ON h.id = o.id"
+    )
+});
 
 const OBJECT_FROM: &str = "FROM storage.storage_object o";
 
@@ -328,6 +319,12 @@ impl TryFrom<ObjectRow> for StorageObject {
     type Error = ApiError;
 
     fn try_from(row: ObjectRow) -> ApiResult<StorageObject> {
+        let ObjectRow {
+            object: row,
+            health: row_health,
+            live_shards,
+            moves_wanted,
+        } = row;
         let plural = |n: i32| if n == 1 { "" } else { "s" };
         Ok(StorageObject {
             id: hex_id(&row.id),
@@ -355,10 +352,10 @@ impl TryFrom<ObjectRow> for StorageObject {
             registered_height: row.registered_height,
             repairs: row.repairs,
             deleted_height: row.deleted_height,
-            health: health(row.health.as_deref())?,
-            live_shards: row.live_shards.unwrap_or(0),
+            health: health(row_health.as_deref())?,
+            live_shards: live_shards.unwrap_or(0),
             placement_error: row.placement_error,
-            moves_wanted: i32::try_from(row.moves_wanted).unwrap_or(i32::MAX),
+            moves_wanted: i32::try_from(moves_wanted).unwrap_or(i32::MAX),
         })
     }
 }
@@ -580,7 +577,7 @@ impl StorageQuery {
         async {
             let id = parse_id("object ID", &id)?;
             let row: Option<ObjectRow> =
-                sqlx::query_as(&format!("{OBJECT_SELECT} WHERE o.id = $1"))
+                sqlx::query_as(&format!("{} WHERE o.id = $1", *OBJECT_SELECT))
                     .bind(id)
                     .fetch_optional(&state.pool)
                     .await
@@ -620,7 +617,7 @@ impl StorageQuery {
         let state = ApiState::of(ctx);
         let query = ListQuery {
             list: "storage_objects",
-            select: OBJECT_SELECT,
+            select: &OBJECT_SELECT,
             from: OBJECT_FROM,
             filters: vec![("o.owner = ", SqlValue::Bytes(viewer.identity_id.to_vec()))],
             conditions: if include_deleted {
@@ -639,8 +636,8 @@ impl StorageQuery {
             wants_total(ctx),
             |row: &ObjectRow| {
                 vec![
-                    KeyPart::Int(row.registered_height),
-                    KeyPart::Bytes(row.id.clone()),
+                    KeyPart::Int(row.object.registered_height),
+                    KeyPart::Bytes(row.object.id.clone()),
                 ]
             },
             StorageObject::try_from,
@@ -706,7 +703,7 @@ impl StorageQuery {
             let lost_count = lost.len() as i64;
             let mut objects_lost = Vec::new();
             for loss in lost.into_iter().take(state.limits.max_page_size) {
-                let row: ObjectRow = sqlx::query_as(&format!("{OBJECT_SELECT} WHERE o.id = $1"))
+                let row: ObjectRow = sqlx::query_as(&format!("{} WHERE o.id = $1", *OBJECT_SELECT))
                     .bind(&loss.id)
                     .fetch_one(&state.pool)
                     .await
