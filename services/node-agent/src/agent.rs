@@ -229,6 +229,7 @@ pub async fn run(
                         h,
                         config.compute.bill_interval_blocks,
                         config.compute.grace_blocks,
+                        config.compute.silent_after_blocks,
                     )
                 })
                 .unwrap_or_default();

@@ -135,33 +135,57 @@ impl NodeView {
         self.billing.get(deployment)
     }
 
-    /// The deployments this node bills at `height`: those whose first
-    /// workload (by name) is placed here — one biller per deployment, so
-    /// agents do not race — and whose bill is [`Billing::due`].
+    /// The deployments this node bills at `height` (one biller per
+    /// deployment, so agents do not race), among those whose bill is
+    /// [`Billing::due`]: the node of the deployment's first workload (by
+    /// name) that is not silent (last report at most `silent_after` blocks
+    /// old; this node always counts as live); when every node hosting it
+    /// is silent, the live node with the lowest ID — so a deployment whose
+    /// nodes all stopped is still billed and, once its deposit and grace
+    /// run out, stopped, freeing their capacity.
     pub fn bills_due(
         &self,
         height: BlockHeight,
         interval: u64,
         grace_blocks: u64,
+        silent_after: u64,
     ) -> Vec<DeploymentId> {
-        let mut first: BTreeMap<DeploymentId, (&WorkloadKey, NodeId)> = BTreeMap::new();
+        let live = |node: &NodeId| {
+            *node == self.node
+                || self
+                    .last_reports
+                    .get(node)
+                    .is_some_and(|last| height.0.saturating_sub(last.0) <= silent_after)
+        };
+        let mut hosts: BTreeMap<DeploymentId, Vec<(&WorkloadKey, NodeId)>> = BTreeMap::new();
         for (node, keys) in &self.hosted {
             for key in keys {
-                let entry = first.entry(key.deployment).or_insert((key, *node));
-                if key.name < entry.0.name {
-                    *entry = (key, *node);
-                }
+                hosts.entry(key.deployment).or_default().push((key, *node));
             }
         }
-        first
+        let fallback = self
+            .last_reports
+            .keys()
+            .chain(std::iter::once(&self.node))
+            .filter(|node| live(node))
+            .min()
+            .copied();
+        hosts
             .into_iter()
-            .filter(|(_, (_, node))| *node == self.node)
-            .filter(|(deployment, _)| {
+            .filter_map(|(deployment, mut placed)| {
+                placed.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+                let biller = placed
+                    .iter()
+                    .map(|(_, node)| *node)
+                    .find(|node| live(node))
+                    .or(fallback)?;
+                (biller == self.node).then_some(deployment)
+            })
+            .filter(|deployment| {
                 self.billing
                     .get(deployment)
                     .is_some_and(|billing| billing.due(height, interval, grace_blocks))
             })
-            .map(|(deployment, _)| deployment)
             .collect()
     }
 
@@ -414,5 +438,159 @@ impl NodeView {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+    use chain::domains::compute::PlacementReason;
+    use chain::events::EventPosition;
+    use ledger::payload::compute::{Location, Name, Resources};
+    use ledger::{Block, BlockStakePosition, Hash32, IdentityId, PublicKey, Timestamp};
+
+    use super::*;
+
+    fn node(byte: u8) -> NodeId {
+        NodeId(Hash32([byte; 32]))
+    }
+
+    /// An applied block at `height` carrying `events` (compute events).
+    fn message(height: u64, events: Vec<ComputeEvent>) -> BlockMessage {
+        let block = Block::new(
+            BlockId(Hash32([height as u8; 32])),
+            Timestamp(1_700_000_000 + height),
+            BlockStakePosition {
+                height: BlockHeight(0),
+                transaction_index: 0,
+                output_index: 0,
+            },
+            Vec::new(),
+            Vec::new(),
+        );
+        let id = block.id();
+        BlockMessage {
+            kind: BlockMessageKind::Applied,
+            height: BlockHeight(height),
+            outbox_sequence: height,
+            block,
+            events: events
+                .iter()
+                .enumerate()
+                .map(|(index, event)| {
+                    let (kind, data) = event.to_domain_event();
+                    LedgerEvent {
+                        direction: Direction::Apply,
+                        block: id,
+                        position: EventPosition {
+                            height: BlockHeight(height),
+                            transaction: Some(0),
+                            index: index as u64,
+                        },
+                        body: EventBody::Domain {
+                            domain: compute::DOMAIN.to_owned(),
+                            kind,
+                            data,
+                        },
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn registered(id: NodeId) -> ComputeEvent {
+        ComputeEvent::NodeRegistered {
+            node: id,
+            owner: IdentityId(Hash32([1; 32])),
+            node_key: PublicKey([id.0.0[0]; 32]),
+            farm: Name::new("farm").unwrap(),
+            location: Location::new("be", "ghent").unwrap(),
+            capacity: Resources::new(4, 4096, 100),
+            payout: Address::NIL,
+        }
+    }
+
+    fn deployment(byte: u8, workloads: &[(&str, NodeId)]) -> Vec<ComputeEvent> {
+        let id = DeploymentId(Hash32([byte; 32]));
+        let mut events = vec![ComputeEvent::DeploymentCreated {
+            deployment: id,
+            owner: IdentityId(Hash32([2; 32])),
+            name: Name::new(&format!("d{byte}")).unwrap(),
+            price_per_block: Currency(10),
+            balance: Currency(1_000_000),
+            refund: Address::NIL,
+        }];
+        for (name, node) in workloads {
+            events.push(ComputeEvent::WorkloadPlaced {
+                deployment: id,
+                node: *node,
+                spec: WorkloadSpec {
+                    name: Name::new(name).unwrap(),
+                    resources: Resources::new(1, 512, 1),
+                    image: "alpine".into(),
+                    network: None,
+                    volumes: Vec::new(),
+                    anti_affinity: None,
+                    node: None,
+                },
+                reason: PlacementReason::Created,
+            });
+        }
+        events
+    }
+
+    fn report(id: NodeId, sequence: u64) -> ComputeEvent {
+        ComputeEvent::NodeReported {
+            node: id,
+            sequence,
+            uptime_seconds: sequence,
+            power: ledger::payload::compute::Power::Up,
+        }
+    }
+
+    #[test]
+    fn one_live_node_bills_each_deployment_even_when_its_hosts_are_silent() {
+        // Nodes 1, 2 (this agent's), 3; deployment 7 runs "a" on 1 and "b"
+        // on 2, deployment 8 only on 1.
+        let (one, two, three) = (node(1), node(2), node(3));
+        let views: Vec<NodeView> = [one, two, three]
+            .into_iter()
+            .map(|me| {
+                let mut view = NodeView::new(me, Address::NIL);
+                let mut events = vec![registered(one), registered(two), registered(three)];
+                events.extend(deployment(7, &[("a", one), ("b", two)]));
+                events.extend(deployment(8, &[("only", one)]));
+                view.fold(&message(1, events));
+                view
+            })
+            .collect();
+        let due = |view: &NodeView, height: u64| view.bills_due(BlockHeight(height), 10, 100, 20);
+        let (d7, d8) = (DeploymentId(Hash32([7; 32])), DeploymentId(Hash32([8; 32])));
+
+        // Everyone live: the first workload's node bills, once due.
+        assert!(views.iter().all(|view| due(view, 5).is_empty()));
+        assert_eq!(due(&views[0], 11), [d7, d8]);
+        assert!(due(&views[1], 11).is_empty() && due(&views[2], 11).is_empty());
+
+        // Node 1 falls silent (nodes 2 and 3 keep reporting): node 2 bills
+        // deployment 7 (its "b"); deployment 8's only node is silent, so
+        // the live node with the lowest ID, 2, bills it.
+        let mut views = views;
+        for view in &mut views {
+            view.fold(&message(25, vec![report(two, 1), report(three, 1)]));
+        }
+        assert_eq!(due(&views[1], 30), [d7, d8]);
+        assert!(due(&views[2], 30).is_empty());
+        // Node 1's agent (if it still runs) counts itself live and keeps
+        // billing what it hosts first; the chain refuses the second bill
+        // of the same block as "owes nothing".
+        assert_eq!(due(&views[0], 30), [d7, d8]);
+
+        // Then node 2 falls silent too: node 3 bills both.
+        for view in &mut views {
+            view.fold(&message(50, vec![report(three, 2)]));
+        }
+        assert_eq!(due(&views[2], 55), [d7, d8]);
     }
 }
