@@ -29,10 +29,7 @@ agent_farm() { echo "devnet-$1"; }
 agent_pid() { dir_pid "$devnet_dir/agent-$1"; }
 
 # The devnet compute operator's wallet CLI (its own wallet folder).
-compute_wallet() {
-    WALLET_DIR="$compute_dir/wallets" WALLET_PASSWORD=devnet WALLET_KDF_MEMORY_KIB=8192 \
-        "$target_dir/debug/wallet" --api "http://$api_listen/graphql" "$@"
-}
+compute_wallet() { operator_wallet "$compute_dir" "$@"; }
 
 start_compute() {
     [[ "${BSC_DEVNET_COMPUTE:-1}" == 0 ]] && return
@@ -77,14 +74,7 @@ register_compute() {
     done
     [[ ${#missing[@]} -eq 0 ]] && return
     echo "devnet: registering ${#missing[@]} compute nodes on chain (operator wallet in $compute_dir/wallets)"
-    if [[ ! -f "$compute_dir/wallets/operator.json" ]]; then
-        compute_wallet --wallet genesis recover --from-file "$wallet_file" >/dev/null
-        local address
-        address=$(compute_wallet --wallet operator --json init --no-confirm | sed -n 's/.*"addresses":\["\([^"]*\)".*/\1/p')
-        [[ -n "$address" ]] || { echo "devnet: could not create the compute operator's wallet" >&2; exit 1; }
-        compute_wallet --wallet genesis send 1000 "$address" >/dev/null
-        compute_wallet --wallet operator identity register compute-operator >/dev/null
-    fi
+    ensure_operator "$compute_dir" compute-operator
     local dir fee_address
     for index in "${missing[@]}"; do
         dir="$devnet_dir/agent-$index"

@@ -36,10 +36,7 @@ stor_domain() { echo "eu/dc-$(( ($1 - 1) / stor_per_dc + 1 ))/farm-$(( ($1 - 1) 
 stor_pid() { dir_pid "$devnet_dir/stor-$1"; }
 
 # The devnet operator's wallet CLI (its own wallet folder and password).
-stor_wallet() {
-    WALLET_DIR="$stor_dir/wallets" WALLET_PASSWORD=devnet WALLET_KDF_MEMORY_KIB=8192 \
-        "$target_dir/debug/wallet" --api "http://$api_listen/graphql" "$@"
-}
+stor_wallet() { operator_wallet "$stor_dir" "$@"; }
 
 # The devnet repair key (a random seed kept in $repair_dir/repair.key,
 # its public key in $repair_dir/public-key); prints the public key.
@@ -128,14 +125,7 @@ register_storage() {
     done
     [[ ${#missing[@]} -eq 0 ]] && return
     echo "devnet: registering ${#missing[@]} stor-nodes on chain (operator wallet in $stor_dir/wallets)"
-    if [[ ! -f "$stor_dir/wallets/operator.json" ]]; then
-        stor_wallet --wallet genesis recover --from-file "$wallet_file" >/dev/null
-        local address
-        address=$(stor_wallet --wallet operator --json init --no-confirm | sed -n 's/.*"addresses":\["\([^"]*\)".*/\1/p')
-        [[ -n "$address" ]] || { echo "devnet: could not create the storage operator's wallet" >&2; exit 1; }
-        stor_wallet --wallet genesis send 1000 "$address" >/dev/null
-        stor_wallet --wallet operator identity register storage-operator >/dev/null
-    fi
+    ensure_operator "$stor_dir" storage-operator
     for index in "${missing[@]}"; do
         endpoint="http://127.0.0.1:$(stor_port "$index")"
         stor_wallet --wallet operator stor node register "$endpoint" \

@@ -6,6 +6,7 @@
 //! projector run                 fold every model (or --models a,b) until SIGINT/SIGTERM
 //! projector status              height, lag and rate per model
 //! projector rebuild <model>     rebuild a model beside the live one, then swap it in
+//! projector models              the read models' names (their schemas), one a line
 //! ```
 //!
 //! Configuration: flags, then environment variables, then a TOML file
@@ -78,6 +79,9 @@ enum Command {
         #[arg(long, env = "PROJECTOR_LISTEN")]
         listen: Option<SocketAddr>,
     },
+    /// Print the name of every read model (each is a PostgreSQL schema of
+    /// that name), one a line; needs no configuration or services.
+    Models,
     /// Rebuild a model from the start of the stream into a second schema
     /// (the live one stays queryable), then swap it in.
     Rebuild {
@@ -183,6 +187,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn execute(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
+    if let Command::Models = cli.command {
+        for name in projections::registry::MODEL_NAMES {
+            println!("{name}");
+        }
+        return Ok(());
+    }
     let settings = settings(&cli, &file)?;
     match cli.command {
         Command::Run {
@@ -213,6 +223,8 @@ async fn execute(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 .context("no model selected")?;
             rebuild_model(settings, model).await
         }
+        // Printed above, before any configuration is read.
+        Command::Models => Ok(()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The projector binary as an operator runs it, against the local
 //! PostgreSQL and NATS: `run` folds the stream and serves /healthz and
 //! /metrics, `status` reports each model's height and lag, `rebuild` swaps
-//! a rebuilt model in, and SIGTERM stops `run` cleanly (exit 0).
+//! a rebuilt model in, SIGTERM stops `run` cleanly (exit 0), and `models`
+//! lists the read models (what `scripts/devnet reset` drops).
 
 #![allow(clippy::unwrap_used)] // test harness: a failed setup step fails the test
 
@@ -374,4 +375,19 @@ async fn healthz_and_status_name_a_model_that_retries_or_stopped() {
             .await;
         setup.db.drop_database().await.unwrap();
     }
+}
+
+#[test]
+fn models_lists_every_read_model_without_configuration() {
+    let output = Command::new(env!("CARGO_BIN_EXE_projector"))
+        .arg("models")
+        .env_remove("DATABASE_URL")
+        .env_remove("NATS_URL")
+        .env("BSC_STATE_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let names: Vec<&str> = stdout.lines().collect();
+    assert_eq!(names, projections::registry::MODEL_NAMES);
 }
