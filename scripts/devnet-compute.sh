@@ -54,11 +54,8 @@ start_compute() {
         echo "devnet: node agent $index started (pid $!, process driver, http://127.0.0.1:$(agent_port "$index")/healthz, farm $(agent_farm "$index"), log $dir/node-agent.log)"
     done
     for index in $(seq 1 "$agent_count"); do
-        for _ in $(seq 1 50); do
-            curl -fsS --max-time 1 "http://127.0.0.1:$(agent_port "$index")/healthz" >/dev/null 2>&1 && break
-            agent_pid "$index" >/dev/null || { echo "devnet: node agent $index exited; see $devnet_dir/agent-$index/node-agent.log" >&2; tail -5 "$devnet_dir/agent-$index/node-agent.log" >&2; exit 1; }
-            sleep 0.2
-        done
+        wait_healthy "http://127.0.0.1:$(agent_port "$index")" "$devnet_dir/agent-$index" \
+            "node agent $index" "$devnet_dir/agent-$index/node-agent.log"
     done
 }
 

@@ -70,11 +70,8 @@ start_storage() {
         echo "devnet: stor-node $index started (pid $!, http://127.0.0.1:$(stor_port "$index") in $(stor_domain "$index"), log $dir/stor-node.log)"
     done
     for index in $(seq 1 "$(stor_count)"); do
-        for _ in $(seq 1 50); do
-            curl -fsS --max-time 1 "http://127.0.0.1:$(stor_port "$index")/healthz" >/dev/null 2>&1 && break
-            stor_pid "$index" >/dev/null || { echo "devnet: stor-node $index exited; see $devnet_dir/stor-$index/stor-node.log" >&2; tail -5 "$devnet_dir/stor-$index/stor-node.log" >&2; exit 1; }
-            sleep 0.2
-        done
+        wait_healthy "http://127.0.0.1:$(stor_port "$index")" "$devnet_dir/stor-$index" \
+            "stor-node $index" "$devnet_dir/stor-$index/stor-node.log"
     done
     register_storage
     authorize_repairer "$key"
@@ -106,11 +103,7 @@ start_repair() {
         --listen "$repair_listen" --interval-ms 2000 \
         >>"$repair_dir/stor-repair.log" 2>&1 </dev/null &
     echo $! >"$repair_dir/pid"
-    for _ in $(seq 1 50); do
-        curl -fsS --max-time 1 "http://$repair_listen/healthz" >/dev/null 2>&1 && break
-        repair_pid >/dev/null || { echo "devnet: stor-repair exited; see $repair_dir/stor-repair.log" >&2; tail -5 "$repair_dir/stor-repair.log" >&2; exit 1; }
-        sleep 0.2
-    done
+    wait_healthy "http://$repair_listen" "$repair_dir" stor-repair "$repair_dir/stor-repair.log"
     echo "devnet: stor-repair started (pid $(cat "$repair_dir/pid"), health and metrics http://$repair_listen/healthz /metrics, log $repair_dir/stor-repair.log)"
 }
 
