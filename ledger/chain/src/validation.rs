@@ -622,17 +622,13 @@ impl Applier<'_> {
                         )
                         .map_err(SpendError::Signature)?;
                 }
-                domain_changes.push((domain_index, domain.name(), change));
+                let spent = if change.coins.is_empty() {
+                    Vec::new()
+                } else {
+                    self.check_domain_coins(domain_index, domain.name(), &change.coins, id, config)?
+                };
+                domain_changes.push((domain_index, domain.name(), change, spent));
             }
-        }
-        let mut domain_coins = Vec::new();
-        for (domain_index, name, change) in &mut domain_changes {
-            let coins = std::mem::take(&mut change.coins);
-            if coins.is_empty() {
-                continue;
-            }
-            let spent = self.check_domain_coins(*domain_index, name, &coins, id, config)?;
-            domain_coins.push((*domain_index, spent, coins.create));
         }
 
         // Everything checks out: change the state.
@@ -793,43 +789,37 @@ impl Applier<'_> {
             }
             _ => {}
         }
-        for (domain_index, name, change) in domain_changes {
-            if let Some(at) = domain_coins
-                .iter()
-                .position(|(index, _, _)| *index == domain_index)
-            {
-                let (_, spent, created) = domain_coins.swap_remove(at);
-                for (parent, output) in spent {
-                    self.log.push(
-                        tx,
-                        EventBody::DomainCoinOutputSpent {
-                            domain: name.to_owned(),
-                            id: parent,
-                            value: output.value,
-                            address: output.condition.address(),
-                        },
-                    );
-                    self.push(StateOp::SpendCoin { id: parent, output })
-                        .map_err(inconsistent)?;
-                }
-                for (output_index, output) in created.into_iter().enumerate() {
-                    let output_id = CoinOutputId::for_domain_output(id, name, output_index as u64);
-                    self.log.push(
-                        tx,
-                        EventBody::DomainCoinOutputCreated {
-                            domain: name.to_owned(),
-                            id: output_id,
-                            index: output_index as u64,
-                            value: output.value,
-                            condition: output.condition.clone(),
-                        },
-                    );
-                    self.push(StateOp::CreateCoin {
-                        id: output_id,
-                        output,
-                    })
+        for (domain_index, name, change, spent) in domain_changes {
+            for (parent, output) in spent {
+                self.log.push(
+                    tx,
+                    EventBody::DomainCoinOutputSpent {
+                        domain: name.to_owned(),
+                        id: parent,
+                        value: output.value,
+                        address: output.condition.address(),
+                    },
+                );
+                self.push(StateOp::SpendCoin { id: parent, output })
                     .map_err(inconsistent)?;
-                }
+            }
+            for (output_index, output) in change.coins.create.into_iter().enumerate() {
+                let output_id = CoinOutputId::for_domain_output(id, name, output_index as u64);
+                self.log.push(
+                    tx,
+                    EventBody::DomainCoinOutputCreated {
+                        domain: name.to_owned(),
+                        id: output_id,
+                        index: output_index as u64,
+                        value: output.value,
+                        condition: output.condition.clone(),
+                    },
+                );
+                self.push(StateOp::CreateCoin {
+                    id: output_id,
+                    output,
+                })
+                .map_err(inconsistent)?;
             }
             for (kind, data) in change.events {
                 self.log.push(
