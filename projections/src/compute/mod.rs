@@ -482,18 +482,12 @@ impl Compute {
                 address,
             } => {
                 let balance = current_balance(connection, deployment, height).await?;
-                payment(
-                    connection,
-                    deployment,
-                    at,
-                    "paid",
-                    *amount,
-                    balance,
-                    Some(node),
+                let payout = Payout {
+                    node: Some(node),
                     output,
                     address,
-                )
-                .await?;
+                };
+                payment(connection, deployment, at, "paid", *amount, balance, payout).await?;
             }
             ComputeEvent::DeploymentRefunded {
                 deployment,
@@ -503,6 +497,11 @@ impl Compute {
             } => {
                 // The refund empties the balance (the cancel follows).
                 set_balance(connection, deployment, Currency(0), None).await?;
+                let payout = Payout {
+                    node: None,
+                    output,
+                    address,
+                };
                 payment(
                     connection,
                     deployment,
@@ -510,9 +509,7 @@ impl Compute {
                     "refunded",
                     *amount,
                     Currency(0),
-                    None,
-                    output,
-                    address,
+                    payout,
                 )
                 .await?;
             }
@@ -802,10 +799,59 @@ async fn billing(
     range: Option<(BlockHeight, BlockHeight)>,
     balance: Currency,
 ) -> Result<(), sqlx::Error> {
+    insert_billing(
+        connection, deployment, at, kind, amount, range, balance, None,
+    )
+    .await
+}
+
+/// Where coins paid out of the deployment's escrow went: the node (for a
+/// share of a bill), the coin output made and the address paid.
+struct Payout<'a> {
+    node: Option<&'a NodeId>,
+    output: &'a CoinOutputId,
+    address: &'a Address,
+}
+
+/// A billing row for coins paid out of the deployment's escrow: a node's
+/// share (`paid`) or the refund (`refunded`).
+async fn payment(
+    connection: &mut PgConnection,
+    deployment: &DeploymentId,
+    at: At,
+    kind: &str,
+    amount: Currency,
+    balance: Currency,
+    payout: Payout<'_>,
+) -> Result<(), sqlx::Error> {
+    insert_billing(
+        connection,
+        deployment,
+        at,
+        kind,
+        amount,
+        None,
+        balance,
+        Some(payout),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)] // one row's columns
+async fn insert_billing(
+    connection: &mut PgConnection,
+    deployment: &DeploymentId,
+    at: At,
+    kind: &str,
+    amount: Currency,
+    range: Option<(BlockHeight, BlockHeight)>,
+    balance: Currency,
+    payout: Option<Payout<'_>>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO compute_billing (deployment, height, event_index, kind, amount, from_height,
-             to_height, balance)
-         VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8::numeric)",
+             to_height, balance, node, output, address)
+         VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8::numeric, $9, $10, $11)",
     )
     .bind(id_bytes(&deployment.0))
     .bind(at.height)
@@ -815,39 +861,18 @@ async fn billing(
     .bind(range.map(|(from, _)| big(from.0)))
     .bind(range.map(|(_, to)| big(to.0)))
     .bind(balance.0.to_string())
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
-}
-
-/// A billing row for coins paid out of the deployment's escrow: a node's
-/// share (`paid`) or the refund (`refunded`), with the coin output made.
-#[allow(clippy::too_many_arguments)]
-async fn payment(
-    connection: &mut PgConnection,
-    deployment: &DeploymentId,
-    at: At,
-    kind: &str,
-    amount: Currency,
-    balance: Currency,
-    node: Option<&NodeId>,
-    output: &CoinOutputId,
-    address: &Address,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO compute_billing (deployment, height, event_index, kind, amount, from_height,
-             to_height, balance, node, output, address)
-         VALUES ($1, $2, $3, $4, $5::numeric, NULL, NULL, $6::numeric, $7, $8, $9)",
+    .bind(
+        payout
+            .as_ref()
+            .and_then(|paid| paid.node)
+            .map(|node| id_bytes(&node.0)),
     )
-    .bind(id_bytes(&deployment.0))
-    .bind(at.height)
-    .bind(at.index)
-    .bind(kind)
-    .bind(amount.0.to_string())
-    .bind(balance.0.to_string())
-    .bind(node.map(|node| id_bytes(&node.0)))
-    .bind(output.0.0.to_vec())
-    .bind(address_bytes(address).to_vec())
+    .bind(payout.as_ref().map(|paid| paid.output.0.0.to_vec()))
+    .bind(
+        payout
+            .as_ref()
+            .map(|paid| address_bytes(paid.address).to_vec()),
+    )
     .execute(&mut *connection)
     .await?;
     Ok(())
