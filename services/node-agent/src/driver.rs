@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ledger::payload::compute::{DeploymentId, Name, WorkloadSpec};
 use thiserror::Error;
 
-use crate::host::{Pin, ProcessIdentity};
+use crate::host::{Cpus, Pin, ProcessIdentity};
 
 /// A workload on this node: its deployment and its name there.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -139,6 +139,19 @@ impl Supervised {
             detached: false,
             pin,
         }
+    }
+
+    /// Adopts `process` (a `what`, for the log) as workload `key`'s,
+    /// recording the CPUs it is pinned to in `cpus`' plan.
+    pub(crate) fn adopt_pinned(
+        key: &WorkloadKey,
+        process: ProcessIdentity,
+        cpus: &Cpus,
+        what: &str,
+    ) -> Supervised {
+        let pin = cpus.adopt(key, process.pid);
+        tracing::info!(workload = %key, pid = process.pid, cpus = %crate::host::cpu_list(pin.cpus()), "{what} adopted");
+        Supervised::adopted(key.to_string(), process, Some(pin))
     }
 
     pub(crate) fn adopted(

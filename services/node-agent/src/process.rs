@@ -184,10 +184,8 @@ impl Driver for ProcessDriver {
         _spec: &WorkloadSpec,
         process: ProcessIdentity,
     ) -> Result<Box<dyn Instance>, DriverError> {
-        let pin = self.cpus.adopt(key, process.pid);
-        tracing::info!(workload = %key, pid = process.pid, cpus = %host::cpu_list(pin.cpus()), "process adopted");
         Ok(Box::new(ProcessInstance {
-            process: Supervised::adopted(key.to_string(), process, Some(pin)),
+            process: Supervised::adopt_pinned(key, process, &self.cpus, "process"),
             // It ran before the agent restarted: running at once.
             polled: true,
         }))

@@ -271,10 +271,8 @@ impl Driver for QemuDriver {
         _spec: &WorkloadSpec,
         process: ProcessIdentity,
     ) -> Result<Box<dyn Instance>, DriverError> {
-        let pin = self.cpus.adopt(key, process.pid);
-        tracing::info!(workload = %key, pid = process.pid, cpus = %host::cpu_list(pin.cpus()), "virtual machine adopted");
         Ok(Box::new(QemuInstance {
-            process: Supervised::adopted(key.to_string(), process, Some(pin)),
+            process: Supervised::adopt_pinned(key, process, &self.cpus, "virtual machine"),
             console: self.console_path(key),
         }))
     }
